@@ -1,0 +1,1 @@
+//! Criterion benches for latentflow live in `benches/`.

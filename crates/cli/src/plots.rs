@@ -1,0 +1,1 @@
+//! Plots as PNG and SVG (being written).
