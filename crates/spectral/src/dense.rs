@@ -1,0 +1,226 @@
+//! Small dense linear algebra on column-major matrices. faer does the work; it is used only
+//! inside this crate, so other crates depend on this module's stable names instead.
+
+use faer::linalg::solvers::{Llt, SelfAdjointEigen};
+use faer::{Accum, MatMut, MatRef, Par, Side};
+use serde::{Deserialize, Serialize};
+
+use crate::SpectralError;
+
+/// A column-major f64 matrix.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Mat {
+    nrows: usize,
+    ncols: usize,
+    data: Vec<f64>,
+}
+
+impl Mat {
+    /// A zero matrix.
+    pub fn zeros(nrows: usize, ncols: usize) -> Mat {
+        Mat {
+            nrows,
+            ncols,
+            data: vec![0.0; nrows * ncols],
+        }
+    }
+    /// The identity.
+    pub fn identity(n: usize) -> Mat {
+        let mut m = Mat::zeros(n, n);
+        for i in 0..n {
+            m.set(i, i, 1.0);
+        }
+        m
+    }
+    /// A matrix from column-major data; panics if the length is not nrows * ncols.
+    pub fn from_col_major(nrows: usize, ncols: usize, data: Vec<f64>) -> Mat {
+        assert_eq!(
+            data.len(),
+            nrows * ncols,
+            "Mat::from_col_major: wrong length"
+        );
+        Mat { nrows, ncols, data }
+    }
+    /// Rows.
+    pub fn nrows(&self) -> usize {
+        self.nrows
+    }
+    /// Columns.
+    pub fn ncols(&self) -> usize {
+        self.ncols
+    }
+    /// Column j.
+    pub fn col(&self, j: usize) -> &[f64] {
+        &self.data[j * self.nrows..(j + 1) * self.nrows]
+    }
+    /// Column j, mutable.
+    pub fn col_mut(&mut self, j: usize) -> &mut [f64] {
+        &mut self.data[j * self.nrows..(j + 1) * self.nrows]
+    }
+    /// Entry (i, j).
+    pub fn get(&self, i: usize, j: usize) -> f64 {
+        self.data[j * self.nrows + i]
+    }
+    /// Sets entry (i, j).
+    pub fn set(&mut self, i: usize, j: usize, v: f64) {
+        self.data[j * self.nrows + i] = v;
+    }
+    /// All entries, column-major.
+    pub fn as_slice(&self) -> &[f64] {
+        &self.data
+    }
+    /// All entries, column-major, mutable.
+    pub fn as_mut_slice(&mut self) -> &mut [f64] {
+        &mut self.data
+    }
+    /// The transpose.
+    pub fn transpose(&self) -> Mat {
+        let mut t = Mat::zeros(self.ncols, self.nrows);
+        for j in 0..self.ncols {
+            for i in 0..self.nrows {
+                t.set(j, i, self.get(i, j));
+            }
+        }
+        t
+    }
+    /// The first `k` columns.
+    pub fn first_cols(&self, k: usize) -> Mat {
+        Mat::from_col_major(self.nrows, k, self.data[..k * self.nrows].to_vec())
+    }
+    pub(crate) fn view(&self) -> MatRef<'_, f64> {
+        MatRef::from_column_major_slice(&self.data, self.nrows, self.ncols)
+    }
+    pub(crate) fn view_mut(&mut self) -> MatMut<'_, f64> {
+        MatMut::from_column_major_slice_mut(&mut self.data, self.nrows, self.ncols)
+    }
+    pub(crate) fn from_faer(m: MatRef<'_, f64>) -> Mat {
+        let mut out = Mat::zeros(m.nrows(), m.ncols());
+        for j in 0..m.ncols() {
+            for i in 0..m.nrows() {
+                out.set(i, j, m[(i, j)]);
+            }
+        }
+        out
+    }
+}
+
+/// Products at least this large (flops) use both cores; smaller ones run sequentially. The
+/// parallel split is over output blocks, so results do not depend on the thread count.
+const PARALLEL_FLOPS: usize = 1 << 24;
+
+/// out = alpha op(a) op(b) + beta out, op = transpose when the flag is set.
+pub fn matmul(out: &mut Mat, a: &Mat, a_t: bool, b: &Mat, b_t: bool, alpha: f64, beta: f64) {
+    let av = if a_t { a.view().transpose() } else { a.view() };
+    let bv = if b_t { b.view().transpose() } else { b.view() };
+    assert_eq!(av.ncols(), bv.nrows(), "matmul: inner dimensions differ");
+    assert_eq!(
+        (out.nrows, out.ncols),
+        (av.nrows(), bv.ncols()),
+        "matmul: output shape"
+    );
+    let flops = av.nrows() * av.ncols() * bv.ncols();
+    let par = if flops >= PARALLEL_FLOPS {
+        Par::rayon(0)
+    } else {
+        Par::Seq
+    };
+    let accum = if beta == 0.0 {
+        Accum::Replace
+    } else {
+        if beta != 1.0 {
+            out.data.iter_mut().for_each(|v| *v *= beta);
+        }
+        Accum::Add
+    };
+    faer::linalg::matmul::matmul(out.view_mut(), accum, av, bv, alpha, par);
+}
+
+/// Eigen-decomposition of a symmetric matrix (the lower triangle is read): eigenvalues
+/// ascending, orthonormal eigenvectors as columns with deterministic signs (the entry of
+/// largest magnitude of each is positive).
+pub fn sym_eigen(a: &Mat) -> Result<(Vec<f64>, Mat), SpectralError> {
+    if a.nrows != a.ncols {
+        return Err(SpectralError::Solver(
+            "sym_eigen needs a square matrix".into(),
+        ));
+    }
+    if a.data.iter().any(|v| !v.is_finite()) {
+        return Err(SpectralError::NonFinite("matrix for sym_eigen".into()));
+    }
+    let evd = SelfAdjointEigen::new(a.view(), Side::Lower)
+        .map_err(|e| SpectralError::Solver(format!("symmetric eigen decomposition: {e:?}")))?;
+    let s = evd.S();
+    let values: Vec<f64> = (0..a.nrows).map(|i| s[i]).collect();
+    let mut vectors = Mat::from_faer(evd.U());
+    fix_signs(&mut vectors);
+    Ok((values, vectors))
+}
+
+/// Flips each column so that its entry of largest magnitude is positive (first one on ties).
+pub fn fix_signs(v: &mut Mat) {
+    for j in 0..v.ncols {
+        let col = v.col_mut(j);
+        let mut best = 0;
+        for i in 1..col.len() {
+            if col[i].abs() > col[best].abs() * (1.0 + 1e-12) {
+                best = i;
+            }
+        }
+        if col[best] < 0.0 {
+            col.iter_mut().for_each(|x| *x = -*x);
+        }
+    }
+}
+
+/// Lower Cholesky factor L of a symmetric positive-definite matrix (A = L L^T).
+pub(crate) fn cholesky(a: &Mat) -> Result<Mat, SpectralError> {
+    let llt = Llt::new(a.view(), Side::Lower)
+        .map_err(|_| SpectralError::NotPositiveDefinite("mass matrix".into()))?;
+    Ok(Mat::from_faer(llt.L()))
+}
+
+/// Solves L X = B in place (L lower triangular).
+pub(crate) fn solve_lower(l: &Mat, b: &mut Mat) {
+    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+        l.view(),
+        b.view_mut(),
+        Par::Seq,
+    );
+}
+
+/// Solves L^T X = B in place (L lower triangular).
+pub(crate) fn solve_lower_transpose(l: &Mat, b: &mut Mat) {
+    faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+        l.view().transpose(),
+        b.view_mut(),
+        Par::Seq,
+    );
+}
+
+/// Lowest eigenpairs of the dense symmetric-definite pencil K x = lambda M x: eigenvalues
+/// ascending, eigenvectors M-orthonormal with deterministic signs. Returns the first `nv`.
+pub(crate) fn generalized_eigen(
+    k: &Mat,
+    m: &Mat,
+    nv: usize,
+) -> Result<(Vec<f64>, Mat), SpectralError> {
+    let l = cholesky(m)?;
+    // C = L^-1 K L^-T.
+    let mut c = k.clone();
+    solve_lower(&l, &mut c);
+    let mut ct = c.transpose();
+    solve_lower(&l, &mut ct);
+    let n = ct.nrows();
+    for j in 0..n {
+        for i in 0..j {
+            let v = 0.5 * (ct.get(i, j) + ct.get(j, i));
+            ct.set(i, j, v);
+            ct.set(j, i, v);
+        }
+    }
+    let (vals, y) = sym_eigen(&ct)?;
+    let mut x = y.first_cols(nv);
+    solve_lower_transpose(&l, &mut x);
+    fix_signs(&mut x);
+    Ok((vals[..nv].to_vec(), x))
+}

@@ -1,0 +1,213 @@
+//! The spectral-element grid: Ne equal elements of Np GLL nodes on [a, b], with shared ends.
+
+use serde::{Deserialize, Serialize};
+
+use crate::SpectralError;
+use crate::gll::{diff_matrix, gll_nodes_weights, integration_matrix};
+
+/// A spectral-element grid on [a, b]: `ne` equal elements, `np` GLL nodes each, neighbouring
+/// elements sharing their end node, N = ne (np - 1) + 1 nodes in all. Node `e (np - 1) + j` is
+/// local node j of element e. Quadrature sum_i w_i g(x_i) is exact for element-wise
+/// polynomials of degree <= 2 np - 3.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "GridSpecRaw", into = "GridSpecRaw")]
+pub struct Grid {
+    xbegin: f64,
+    xend: f64,
+    ne: usize,
+    np: usize,
+    x: Vec<f64>,
+    w: Vec<f64>,
+    /// Reference differentiation matrix, row-major np x np.
+    diff: Vec<Vec<f64>>,
+    /// Reference integration matrix, row-major np x np.
+    integ: Vec<Vec<f64>>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct GridSpecRaw {
+    xbegin: f64,
+    xend: f64,
+    ne: usize,
+    np: usize,
+}
+
+impl TryFrom<GridSpecRaw> for Grid {
+    type Error = SpectralError;
+    fn try_from(r: GridSpecRaw) -> Result<Grid, SpectralError> {
+        Grid::new(r.xbegin, r.xend, r.ne, r.np)
+    }
+}
+
+impl From<Grid> for GridSpecRaw {
+    fn from(g: Grid) -> GridSpecRaw {
+        GridSpecRaw {
+            xbegin: g.xbegin,
+            xend: g.xend,
+            ne: g.ne,
+            np: g.np,
+        }
+    }
+}
+
+impl Grid {
+    /// A grid on [xbegin, xend] with `ne` >= 1 elements of `np` >= 3 nodes.
+    pub fn new(xbegin: f64, xend: f64, ne: usize, np: usize) -> Result<Grid, SpectralError> {
+        if np < 3 {
+            return Err(SpectralError::InvalidGrid(format!(
+                "np must be >= 3 GLL nodes per element, got {np}"
+            )));
+        }
+        if ne < 1 {
+            return Err(SpectralError::InvalidGrid("ne must be >= 1 element".into()));
+        }
+        if !(xbegin.is_finite() && xend.is_finite() && xbegin < xend) {
+            return Err(SpectralError::InvalidGrid(format!(
+                "the interval [{xbegin}, {xend}] must be finite with xbegin < xend"
+            )));
+        }
+        let (r, rw) = gll_nodes_weights(np);
+        let n = ne * (np - 1) + 1;
+        let h = (xend - xbegin) / ne as f64;
+        let mut x = vec![0.0; n];
+        let mut w = vec![0.0; n];
+        for e in 0..ne {
+            let left = xbegin + e as f64 * h;
+            for j in 0..np {
+                let i = e * (np - 1) + j;
+                x[i] = left + 0.5 * h * (r[j] + 1.0);
+                w[i] += 0.5 * h * rw[j];
+            }
+        }
+        x[n - 1] = xend;
+        Ok(Grid {
+            xbegin,
+            xend,
+            ne,
+            np,
+            x,
+            w,
+            diff: diff_matrix(&r),
+            integ: integration_matrix(&r, &rw),
+        })
+    }
+
+    /// Number of nodes N.
+    pub fn n(&self) -> usize {
+        self.x.len()
+    }
+    /// Number of elements.
+    pub fn ne(&self) -> usize {
+        self.ne
+    }
+    /// GLL nodes per element.
+    pub fn np(&self) -> usize {
+        self.np
+    }
+    /// Left end a.
+    pub fn xbegin(&self) -> f64 {
+        self.xbegin
+    }
+    /// Right end b.
+    pub fn xend(&self) -> f64 {
+        self.xend
+    }
+    /// Element length.
+    pub fn element_length(&self) -> f64 {
+        (self.xend - self.xbegin) / self.ne as f64
+    }
+    /// Node coordinates, ascending.
+    pub fn x(&self) -> &[f64] {
+        &self.x
+    }
+    /// Quadrature weights.
+    pub fn w(&self) -> &[f64] {
+        &self.w
+    }
+    /// The reference-element differentiation matrix (row i: derivative at local node i on
+    /// [-1, 1]); multiply by 2 / element length for physical units.
+    pub fn reference_diff(&self) -> &[Vec<f64>] {
+        &self.diff
+    }
+
+    fn check_len(&self, what: &str, len: usize) -> Result<(), SpectralError> {
+        if len != self.n() {
+            return Err(SpectralError::LengthMismatch {
+                what: what.to_string(),
+                expected: self.n(),
+                got: len,
+            });
+        }
+        Ok(())
+    }
+
+    /// sum_i w_i g_i.
+    pub fn integrate(&self, g: &[f64]) -> f64 {
+        self.w.iter().zip(g).map(|(w, g)| w * g).sum()
+    }
+
+    /// Derivative of the element-wise interpolant of `f` at the nodes (at a shared node the
+    /// mean of the two one-sided values). Panics if `f.len() != n()`; see [`Grid::try_derivative`].
+    pub fn derivative(&self, f: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.n()];
+        self.derivative_into(f, &mut out);
+        out
+    }
+
+    /// Checked [`Grid::derivative`].
+    pub fn try_derivative(&self, f: &[f64]) -> Result<Vec<f64>, SpectralError> {
+        self.check_len("function values", f.len())?;
+        Ok(self.derivative(f))
+    }
+
+    /// [`Grid::derivative`] into `out` (both of length N).
+    pub fn derivative_into(&self, f: &[f64], out: &mut [f64]) {
+        assert_eq!(f.len(), self.n(), "derivative: wrong length");
+        assert_eq!(out.len(), self.n(), "derivative: wrong output length");
+        let np = self.np;
+        let scale = 2.0 / self.element_length();
+        out.fill(0.0);
+        for e in 0..self.ne {
+            let base = e * (np - 1);
+            let fe = &f[base..base + np];
+            for (i, row) in self.diff.iter().enumerate() {
+                let d: f64 = row.iter().zip(fe).map(|(a, b)| a * b).sum::<f64>() * scale;
+                let shared = (i == 0 && e > 0) || (i == np - 1 && e + 1 < self.ne);
+                out[base + i] += if shared { 0.5 * d } else { d };
+            }
+        }
+    }
+
+    /// int_a^x of the element-wise interpolant of `g`, at the nodes. Panics if the length is
+    /// wrong; see [`Grid::try_antiderivative`].
+    pub fn antiderivative(&self, g: &[f64]) -> Vec<f64> {
+        let mut out = vec![0.0; self.n()];
+        self.antiderivative_into(g, &mut out);
+        out
+    }
+
+    /// Checked [`Grid::antiderivative`].
+    pub fn try_antiderivative(&self, g: &[f64]) -> Result<Vec<f64>, SpectralError> {
+        self.check_len("function values", g.len())?;
+        Ok(self.antiderivative(g))
+    }
+
+    /// [`Grid::antiderivative`] into `out`.
+    pub fn antiderivative_into(&self, g: &[f64], out: &mut [f64]) {
+        assert_eq!(g.len(), self.n(), "antiderivative: wrong length");
+        assert_eq!(out.len(), self.n(), "antiderivative: wrong output length");
+        let np = self.np;
+        let half = 0.5 * self.element_length();
+        out[0] = 0.0;
+        let mut start = 0.0;
+        for e in 0..self.ne {
+            let base = e * (np - 1);
+            let ge = &g[base..base + np];
+            for i in 1..np {
+                let v: f64 = self.integ[i].iter().zip(ge).map(|(a, b)| a * b).sum();
+                out[base + i] = start + half * v;
+            }
+            start = out[base + np - 1];
+        }
+    }
+}
