@@ -1,0 +1,435 @@
+//! Forward and backward passes over one trial (method.md §3–§4), in the dark operator's
+//! eigenbasis, with the scale factors c_i that keep the messages at unit norm.
+//!
+//! The dark eigenvalues are used shifted by their minimum (`mu - mu_min`) so that a long
+//! interval cannot underflow every component; the shift contributes `mu_min * duration` to
+//! -log L and cancels everywhere else (messages are only ever normalised).
+
+use latentflow_data::Trial;
+use latentflow_spectral::dense::{Mat, matmul};
+
+use crate::setup::norm;
+use crate::{Likelihood, LikelihoodError};
+
+/// Number of intervals whose backward messages are gathered before one matrix-product update.
+const BLOCK: usize = 256;
+
+/// Pairs of dark eigenvalues with |mu_j - mu_k| * (mean interval) below this use the
+/// cancellation-free per-interval form of I_jk; the others use divided differences of two
+/// matrix products, whose relative round-off is ~ eps / (|mu_j - mu_k| t) <= 1e-13.
+const CLOSE_PAIR: f64 = 1e-3;
+
+/// Components decayed by more than exp(-DECAY_CUT) ~ 1e-20 over one interval are dropped.
+const DECAY_CUT: f64 = 46.0;
+
+/// What one trial contributes to the gradients.
+#[derive(Debug, Clone)]
+pub(crate) struct TrialGrad {
+    pub neg_loglik: f64,
+    /// G accumulated over the intervals (before the absorption term), dark basis.
+    pub g_intervals: Mat,
+    /// alpha_S beta^T at the absorption step (absorbing, uncensored trials).
+    pub g_abs: Option<Mat>,
+    /// Sum over spikes of neuron n of (E alpha_{i-1}) beta^T, dark basis.
+    pub g_spikes: Vec<Mat>,
+    /// alpha_last / c_end.
+    pub alpha_end: Vec<f64>,
+    /// beta_0 = beta / c_0.
+    pub beta0: Vec<f64>,
+}
+
+impl Likelihood {
+    fn mu_min(&self) -> f64 {
+        self.mu.iter().cloned().fold(f64::INFINITY, f64::min)
+    }
+
+    /// exp(-(mu - mu_min) dt) into `e`; returns the number r of leading components that are
+    /// not negligible. The dark eigenvalues ascend, so components r.. decay by more than
+    /// exp(-DECAY_CUT) and are set to 0 (a change below round-off of the surviving ones).
+    fn decay(&self, mu_min: f64, dt: f64, e: &mut [f64]) -> usize {
+        let mut r = 0;
+        for (ek, mk) in e.iter_mut().zip(&self.mu) {
+            let x = (mk - mu_min) * dt;
+            if x > DECAY_CUT {
+                break;
+            }
+            *ek = (-x).exp();
+            r += 1;
+        }
+        e[r..].fill(0.0);
+        r.max(1)
+    }
+
+    fn spike_op(&self, trial: usize, event: usize, neuron: u32) -> Result<&Mat, LikelihoodError> {
+        self.spike_ops
+            .get(neuron as usize)
+            .ok_or(LikelihoodError::NeuronOutOfRange {
+                trial,
+                event,
+                neuron,
+                num_neurons: self.spike_ops.len(),
+            })
+    }
+
+    fn applies_absorption(&self, trial: &Trial) -> Option<&Mat> {
+        self.absorption.as_ref().filter(|_| !trial.censored())
+    }
+
+    /// -log L of one trial by the forward pass alone.
+    pub(crate) fn trial_neg_loglik(
+        &self,
+        index: usize,
+        trial: &Trial,
+    ) -> Result<f64, LikelihoodError> {
+        let m = self.nv();
+        let mu_min = self.mu_min();
+        let mut a = self.alpha0.clone();
+        let mut tmp = vec![0.0; m];
+        let mut e = vec![0.0; m];
+        let mut log_c = self.c0.ln() - mu_min * trial.duration();
+        for (i, (&dt, &neuron)) in trial.isi().iter().zip(trial.neuron()).enumerate() {
+            let r = self.decay(mu_min, dt, &mut e);
+            a.iter_mut().zip(&e).for_each(|(x, y)| *x *= y);
+            if let Some(n) = neuron {
+                symv_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
+                std::mem::swap(&mut a, &mut tmp);
+            }
+            log_c += normalise(&mut a).map_err(|_| step_error(index, i, neuron))?;
+        }
+        if let Some(abs) = self.applies_absorption(trial) {
+            symv(abs, &a, &mut tmp);
+            std::mem::swap(&mut a, &mut tmp);
+            log_c += normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
+                trial: index,
+                value: 0.0,
+            })?;
+        }
+        let c_end = dot(&self.b, &a);
+        if !(c_end.is_finite() && c_end > 0.0) {
+            return Err(LikelihoodError::NonPositiveNormaliser {
+                trial: index,
+                value: c_end,
+            });
+        }
+        Ok(-(log_c + c_end.ln()))
+    }
+
+    /// Forward and backward pass of one trial, with its gradient accumulators.
+    pub(crate) fn trial_grad(
+        &self,
+        index: usize,
+        trial: &Trial,
+    ) -> Result<TrialGrad, LikelihoodError> {
+        let m = self.nv();
+        let k_neurons = self.spike_ops.len();
+        let s = trial.isi().len();
+        let mu_min = self.mu_min();
+        let isi = trial.isi();
+        let neurons = trial.neuron();
+
+        // Forward, keeping alpha_{i-1} (column i-1) and E_i for every interval.
+        let mut alphas = Mat::zeros(m, s + 1);
+        let mut decays = Mat::zeros(m, s);
+        let mut scales = vec![0.0; s];
+        alphas.col_mut(0).copy_from_slice(&self.alpha0);
+        let mut a = self.alpha0.clone();
+        let mut tmp = vec![0.0; m];
+        let mut log_c = self.c0.ln() - mu_min * trial.duration();
+        let mut active = vec![0usize; s];
+        for i in 0..s {
+            let r = self.decay(mu_min, isi[i], decays.col_mut(i));
+            active[i] = r;
+            a.iter_mut().zip(decays.col(i)).for_each(|(x, y)| *x *= y);
+            if let Some(n) = neurons[i] {
+                symv_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
+                std::mem::swap(&mut a, &mut tmp);
+            }
+            let lc = normalise(&mut a).map_err(|_| step_error(index, i, neurons[i]))?;
+            scales[i] = lc.exp();
+            log_c += lc;
+            alphas.col_mut(i + 1).copy_from_slice(&a);
+        }
+        let absorption = self.applies_absorption(trial);
+        let mut c_abs = 1.0;
+        let alpha_s = a.clone();
+        if let Some(abs) = absorption {
+            symv(abs, &a, &mut tmp);
+            std::mem::swap(&mut a, &mut tmp);
+            let lc = normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
+                trial: index,
+                value: 0.0,
+            })?;
+            c_abs = lc.exp();
+            log_c += lc;
+        }
+        let c_end = dot(&self.b, &a);
+        if !(c_end.is_finite() && c_end > 0.0) {
+            return Err(LikelihoodError::NonPositiveNormaliser {
+                trial: index,
+                value: c_end,
+            });
+        }
+        let neg_loglik = -(log_c + c_end.ln());
+        let alpha_end: Vec<f64> = a.iter().map(|v| v / c_end).collect();
+
+        // Backward.
+        let mut beta: Vec<f64> = self.b.iter().map(|v| v / c_end).collect();
+        let g_abs = absorption.map(|abs| {
+            beta.iter_mut().for_each(|v| *v /= c_abs);
+            let mut g = Mat::zeros(m, m);
+            for k in 0..m {
+                let col = g.col_mut(k);
+                for j in 0..m {
+                    col[j] = alpha_s[j] * beta[k];
+                }
+            }
+            symv(abs, &beta, &mut tmp);
+            std::mem::swap(&mut beta, &mut tmp);
+            g
+        });
+
+        let mean_dt = (trial.duration() / s as f64).max(f64::MIN_POSITIVE);
+        let close = close_pairs(&self.mu, CLOSE_PAIR / mean_dt);
+        let mu_shifted: Vec<f64> = self.mu.iter().map(|v| v - mu_min).collect();
+        let mut acc = BlockAccumulator::new(m, k_neurons, close);
+        // Leading non-zero components of beta (all of them before the first decay).
+        let mut beta_len = m;
+        let mut hi = s;
+        while hi > 0 {
+            let lo = hi.saturating_sub(BLOCK);
+            acc.clear_block();
+            for i in (lo..hi).rev() {
+                let col = i - lo;
+                beta.iter_mut().for_each(|v| *v /= scales[i]);
+                if let Some(n) = neurons[i] {
+                    acc.pre.col_mut(col).copy_from_slice(&beta);
+                    acc.spikes[n as usize].push(col);
+                    symv_prefix(&self.spike_ops[n as usize], &beta, beta_len, &mut tmp);
+                    std::mem::swap(&mut beta, &mut tmp);
+                }
+                acc.post.col_mut(col).copy_from_slice(&beta);
+                beta.iter_mut()
+                    .zip(decays.col(i))
+                    .for_each(|(x, y)| *x *= y);
+                beta_len = active[i];
+            }
+            acc.flush(lo, hi, &alphas, &decays, isi, &mu_shifted);
+            hi = lo;
+        }
+        let beta0: Vec<f64> = beta.iter().map(|v| v / self.c0).collect();
+        let (g_intervals, g_spikes) = acc.finish(&self.mu);
+        Ok(TrialGrad {
+            neg_loglik,
+            g_intervals,
+            g_abs,
+            g_spikes,
+            alpha_end,
+            beta0,
+        })
+    }
+}
+
+/// Accumulates G and G1_n over blocks of intervals with matrix products.
+///
+/// With E_i = exp(-mu dt_i) and I_jk(t) = (E_j - E_k) / (mu_k - mu_j) for distinct mu,
+/// sum_i alpha_{i-1,j} beta_{i,k} I_jk(dt_i) = (P - R)_jk / (mu_k - mu_j) with
+/// P = sum_i (E_i alpha_{i-1}) beta_i^T and R = sum_i alpha_{i-1} (E_i beta_i)^T. Close pairs
+/// (and the diagonal) are summed per interval with the stable form instead.
+struct BlockAccumulator {
+    m: usize,
+    p: Mat,
+    r: Mat,
+    g_spikes: Vec<Mat>,
+    close: Vec<(usize, usize)>,
+    close_sum: Vec<f64>,
+    /// Backward messages after the spike operator (the beta of the G term), one column per interval.
+    post: Mat,
+    /// Backward messages before the spike operator, at spike intervals.
+    pre: Mat,
+    /// Columns of the block that end in a spike, per neuron.
+    spikes: Vec<Vec<usize>>,
+    a_blk: Mat,
+    ea_blk: Mat,
+    eb_blk: Mat,
+}
+
+impl BlockAccumulator {
+    fn new(m: usize, k: usize, close: Vec<(usize, usize)>) -> Self {
+        BlockAccumulator {
+            m,
+            p: Mat::zeros(m, m),
+            r: Mat::zeros(m, m),
+            g_spikes: (0..k).map(|_| Mat::zeros(m, m)).collect(),
+            close_sum: vec![0.0; close.len()],
+            close,
+            post: Mat::zeros(m, BLOCK),
+            pre: Mat::zeros(m, BLOCK),
+            spikes: vec![Vec::new(); k],
+            a_blk: Mat::zeros(m, BLOCK),
+            ea_blk: Mat::zeros(m, BLOCK),
+            eb_blk: Mat::zeros(m, BLOCK),
+        }
+    }
+
+    fn clear_block(&mut self) {
+        self.post.as_mut_slice().fill(0.0);
+        self.spikes.iter_mut().for_each(Vec::clear);
+    }
+
+    /// Adds the block of intervals lo..hi (columns 0..hi-lo of `post` / `pre`).
+    fn flush(&mut self, lo: usize, hi: usize, alphas: &Mat, decays: &Mat, isi: &[f64], mu: &[f64]) {
+        let m = self.m;
+        let len = hi - lo;
+        self.a_blk.as_mut_slice().fill(0.0);
+        self.ea_blk.as_mut_slice().fill(0.0);
+        self.eb_blk.as_mut_slice().fill(0.0);
+        for c in 0..len {
+            let (al, e, b) = (alphas.col(lo + c), decays.col(lo + c), self.post.col(c));
+            self.a_blk.col_mut(c).copy_from_slice(al);
+            let ea = self.ea_blk.col_mut(c);
+            for j in 0..m {
+                ea[j] = e[j] * al[j];
+            }
+            let eb = self.eb_blk.col_mut(c);
+            for j in 0..m {
+                eb[j] = e[j] * b[j];
+            }
+        }
+        matmul(&mut self.p, &self.ea_blk, false, &self.post, true, 1.0, 1.0);
+        matmul(
+            &mut self.r,
+            &self.a_blk,
+            false,
+            &self.eb_blk,
+            true,
+            1.0,
+            1.0,
+        );
+        for (slot, &(j, k)) in self.close.iter().enumerate() {
+            let mut s = 0.0;
+            for c in 0..len {
+                let t = isi[lo + c];
+                s += self.a_blk.get(j, c) * self.post.get(k, c) * interval_kernel(mu[j], mu[k], t);
+            }
+            self.close_sum[slot] += s;
+        }
+        for (n, cols) in self.spikes.iter().enumerate() {
+            if cols.is_empty() {
+                continue;
+            }
+            let mut x = Mat::zeros(m, cols.len());
+            let mut y = Mat::zeros(m, cols.len());
+            for (t, &c) in cols.iter().enumerate() {
+                x.col_mut(t).copy_from_slice(self.ea_blk.col(c));
+                y.col_mut(t).copy_from_slice(self.pre.col(c));
+            }
+            matmul(&mut self.g_spikes[n], &x, false, &y, true, 1.0, 1.0);
+        }
+    }
+
+    /// G over all intervals and the G1_n, in the dark basis.
+    fn finish(self, mu: &[f64]) -> (Mat, Vec<Mat>) {
+        let m = self.m;
+        let mut g = Mat::zeros(m, m);
+        for k in 0..m {
+            for j in 0..m {
+                if j != k {
+                    g.set(
+                        j,
+                        k,
+                        (self.p.get(j, k) - self.r.get(j, k)) / (mu[k] - mu[j]),
+                    );
+                }
+            }
+        }
+        for (&(j, k), &v) in self.close.iter().zip(&self.close_sum) {
+            g.set(j, k, v);
+        }
+        (g, self.g_spikes)
+    }
+}
+
+/// I_jk(t) = int_0^t exp(-mu_j s) exp(-mu_k (t - s)) ds without cancellation:
+/// exp(-min(mu) t) (-expm1(-|mu_j - mu_k| t)) / |mu_j - mu_k|, and t exp(-mu t) for equal mu.
+/// Callers pass mu shifted by its minimum, as the decays are; the shift cancels against the
+/// scale factors.
+pub(crate) fn interval_kernel(mu_j: f64, mu_k: f64, t: f64) -> f64 {
+    let gap = (mu_j - mu_k).abs();
+    let head = (-mu_j.min(mu_k) * t).exp();
+    if gap == 0.0 {
+        head * t
+    } else {
+        head * (-(-gap * t).exp_m1()) / gap
+    }
+}
+
+/// Ordered pairs (j, k), diagonal included, with |mu_j - mu_k| < threshold.
+fn close_pairs(mu: &[f64], threshold: f64) -> Vec<(usize, usize)> {
+    let m = mu.len();
+    let mut pairs = Vec::new();
+    for k in 0..m {
+        for j in 0..m {
+            if (mu[j] - mu[k]).abs() < threshold || j == k {
+                pairs.push((j, k));
+            }
+        }
+    }
+    pairs
+}
+
+fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodError {
+    match neuron {
+        Some(neuron) => LikelihoodError::ImpossibleSpike {
+            trial,
+            event,
+            neuron,
+        },
+        None => LikelihoodError::NonPositiveNormaliser { trial, value: 0.0 },
+    }
+}
+
+/// Scales `a` to unit norm and returns log of the old norm; Err if it was 0 or not finite.
+fn normalise(a: &mut [f64]) -> Result<f64, ()> {
+    let c = norm(a);
+    if !(c.is_finite() && c > 0.0) {
+        return Err(());
+    }
+    let inv = 1.0 / c;
+    a.iter_mut().for_each(|v| *v *= inv);
+    Ok(c.ln())
+}
+
+/// out = S x for a symmetric S stored column-major (out_j = S[:, j] . x).
+pub(crate) fn symv(s: &Mat, x: &[f64], out: &mut [f64]) {
+    for (j, o) in out.iter_mut().enumerate() {
+        *o = dot(s.col(j), x);
+    }
+}
+
+/// out = S x when only x[..r] can be non-zero: out = sum_{k<r} x_k S[:, k].
+fn symv_prefix(s: &Mat, x: &[f64], r: usize, out: &mut [f64]) {
+    if r * 2 > x.len() {
+        return symv(s, x, out);
+    }
+    out.fill(0.0);
+    for (k, &xk) in x[..r].iter().enumerate() {
+        out.iter_mut().zip(s.col(k)).for_each(|(o, v)| *o += xk * v);
+    }
+}
+
+/// Dot product with independent partial sums (vectorises; fixed order, so deterministic).
+pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let mut acc = [0.0f64; 8];
+    let chunks = a.len() / 8;
+    for c in 0..chunks {
+        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
+        for l in 0..8 {
+            acc[l] += x[l] * y[l];
+        }
+    }
+    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for i in chunks * 8..a.len() {
+        s += a[i] * b[i];
+    }
+    s
+}
