@@ -1,0 +1,272 @@
+//! A validated data set: trials of K neurons.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, TrialProblem};
+use crate::trial::Trial;
+
+/// A validated data set: at least one trial, `num_neurons >= 1`, every neuron id below
+/// `num_neurons`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpikeData {
+    num_neurons: usize,
+    trials: Vec<Trial>,
+}
+
+/// How [`SpikeData::split`] divides the trials into two halves. Serde names: `"alternating"`,
+/// `"halves"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Even trial indices to the first half, odd ones to the second (the default).
+    #[default]
+    Alternating,
+    /// The first `ceil(n / 2)` trials to the first half, the rest to the second.
+    Halves,
+}
+
+impl SpikeData {
+    /// A validated data set.
+    ///
+    /// Errors: [`DataError::NoNeurons`], [`DataError::NoTrials`], and [`DataError::Trial`] with
+    /// the trial and event index of the first neuron id `>= num_neurons`.
+    pub fn new(num_neurons: usize, trials: Vec<Trial>) -> Result<SpikeData, DataError> {
+        if num_neurons == 0 {
+            return Err(DataError::NoNeurons);
+        }
+        if trials.is_empty() {
+            return Err(DataError::NoTrials);
+        }
+        for (t, trial) in trials.iter().enumerate() {
+            let bad =
+                trial.neuron().iter().enumerate().find_map(|(e, n)| {
+                    n.filter(|&id| id as usize >= num_neurons).map(|id| (e, id))
+                });
+            if let Some((event, id)) = bad {
+                return Err(DataError::Trial {
+                    trial: Some(t),
+                    event: Some(event),
+                    problem: TrialProblem::NeuronOutOfRange { id, num_neurons },
+                });
+            }
+        }
+        Ok(SpikeData {
+            num_neurons,
+            trials,
+        })
+    }
+
+    /// The trials.
+    pub fn trials(&self) -> &[Trial] {
+        &self.trials
+    }
+
+    /// The trials, by value.
+    pub fn into_trials(self) -> Vec<Trial> {
+        self.trials
+    }
+
+    /// Number of neurons K (ids are `0..K`).
+    pub fn num_neurons(&self) -> usize {
+        self.num_neurons
+    }
+
+    /// Number of trials.
+    pub fn num_trials(&self) -> usize {
+        self.trials.len()
+    }
+
+    /// Total number of spikes over all trials.
+    pub fn num_spikes(&self) -> usize {
+        self.trials.iter().map(Trial::num_spikes).sum()
+    }
+
+    /// Total recorded time over all trials (seconds).
+    pub fn total_time(&self) -> f64 {
+        self.trials.iter().map(Trial::duration).sum()
+    }
+
+    /// The trials at `trial_indices`, in that order (repeats allowed), with the same neuron
+    /// count. Errors on an out-of-range index or an empty selection.
+    pub fn subset(&self, trial_indices: &[usize]) -> Result<SpikeData, DataError> {
+        let trials = trial_indices
+            .iter()
+            .map(|&index| {
+                self.trials
+                    .get(index)
+                    .cloned()
+                    .ok_or(DataError::TrialIndex {
+                        index,
+                        num_trials: self.trials.len(),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        SpikeData::new(self.num_neurons, trials)
+    }
+
+    /// Splits the trials into two non-empty halves (see [`Split`]), both with this data set's
+    /// neuron count. Errors with fewer than 2 trials.
+    pub fn split(&self, how: Split) -> Result<(SpikeData, SpikeData), DataError> {
+        let n = self.trials.len();
+        if n < 2 {
+            return Err(DataError::TooFewTrials { num_trials: n });
+        }
+        let (first, second): (Vec<usize>, Vec<usize>) = match how {
+            Split::Alternating => (0..n).partition(|i| i % 2 == 0),
+            Split::Halves => (0..n).partition(|&i| i < n.div_ceil(2)),
+        };
+        Ok((self.subset(&first)?, self.subset(&second)?))
+    }
+
+    /// The trials of all `parts` in order. Errors if `parts` is empty or the parts have
+    /// different neuron counts.
+    pub fn concat(parts: &[SpikeData]) -> Result<SpikeData, DataError> {
+        let first = parts.first().ok_or(DataError::NoTrials)?;
+        if let Some(other) = parts.iter().find(|p| p.num_neurons != first.num_neurons) {
+            return Err(DataError::NeuronCountMismatch {
+                first: first.num_neurons,
+                other: other.num_neurons,
+            });
+        }
+        let trials = parts
+            .iter()
+            .flat_map(|p| p.trials.iter().cloned())
+            .collect();
+        SpikeData::new(first.num_neurons, trials)
+    }
+
+    /// The data with every trial's censored flag replaced by `flags[i]`. Errors if the lengths
+    /// differ.
+    pub(crate) fn with_censored_flags(self, flags: &[bool]) -> Result<SpikeData, String> {
+        if flags.len() != self.trials.len() {
+            return Err(format!(
+                "censored has {} entries but there are {} trials",
+                flags.len(),
+                self.trials.len()
+            ));
+        }
+        let trials = self
+            .trials
+            .into_iter()
+            .zip(flags)
+            .map(|(t, &c)| t.with_censored(c))
+            .collect();
+        Ok(SpikeData { trials, ..self })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn trial(n: u32) -> Trial {
+        Trial::new(vec![0.25, 0.5], vec![Some(n), None]).unwrap()
+    }
+
+    fn data(n: usize) -> SpikeData {
+        SpikeData::new(n.max(1), (0..n as u32).map(trial).collect()).unwrap()
+    }
+
+    #[test]
+    fn rejects_zero_neurons_and_no_trials() {
+        assert!(matches!(
+            SpikeData::new(0, vec![trial(0)]),
+            Err(DataError::NoNeurons)
+        ));
+        assert!(matches!(
+            SpikeData::new(2, vec![]),
+            Err(DataError::NoTrials)
+        ));
+    }
+
+    #[test]
+    fn rejects_neuron_out_of_range_with_indices() {
+        let t2 = Trial::new(vec![0.1, 0.1, 0.1], vec![Some(0), Some(2), Some(1)]).unwrap();
+        let e = SpikeData::new(2, vec![trial(1), t2]).unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::Trial {
+                trial: Some(1),
+                event: Some(1),
+                problem: TrialProblem::NeuronOutOfRange {
+                    id: 2,
+                    num_neurons: 2
+                }
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "trial 1, event 1: neuron id 2 is not below num_neurons = 2"
+        );
+    }
+
+    #[test]
+    fn counts_and_time() {
+        let d = data(3);
+        assert_eq!((d.num_neurons(), d.num_trials(), d.num_spikes()), (3, 3, 3));
+        assert_eq!(d.total_time(), 2.25);
+    }
+
+    #[test]
+    fn split_alternating_and_halves() {
+        let d = data(5);
+        let ids = |d: &SpikeData| -> Vec<u32> {
+            d.trials().iter().map(|t| t.neuron()[0].unwrap()).collect()
+        };
+        let (a, b) = d.split(Split::Alternating).unwrap();
+        assert_eq!((ids(&a), ids(&b)), (vec![0, 2, 4], vec![1, 3]));
+        let (a, b) = d.split(Split::Halves).unwrap();
+        assert_eq!((ids(&a), ids(&b)), (vec![0, 1, 2], vec![3, 4]));
+        assert_eq!(a.num_neurons(), 5);
+        assert_eq!(b.num_neurons(), 5);
+        assert!(matches!(
+            data(1).split(Split::Halves),
+            Err(DataError::TooFewTrials { num_trials: 1 })
+        ));
+    }
+
+    #[test]
+    fn split_serde_names() {
+        assert_eq!(
+            serde_json::to_string(&[Split::Alternating, Split::Halves]).unwrap(),
+            r#"["alternating","halves"]"#
+        );
+        assert_eq!(
+            serde_json::from_str::<Split>(r#""halves""#).unwrap(),
+            Split::Halves
+        );
+    }
+
+    #[test]
+    fn subset_errors() {
+        let d = data(3);
+        assert!(matches!(
+            d.subset(&[0, 3]),
+            Err(DataError::TrialIndex {
+                index: 3,
+                num_trials: 3
+            })
+        ));
+        assert!(matches!(d.subset(&[]), Err(DataError::NoTrials)));
+        assert_eq!(d.subset(&[2, 2]).unwrap().trials()[1], d.trials()[2]);
+    }
+
+    #[test]
+    fn concat_checks_neuron_counts() {
+        let d = data(3);
+        let (a, b) = d.split(Split::Halves).unwrap();
+        assert_eq!(SpikeData::concat(&[a, b]).unwrap(), d);
+        assert!(matches!(
+            SpikeData::concat(&[data(2), data(3)]),
+            Err(DataError::NeuronCountMismatch { first: 2, other: 3 })
+        ));
+        assert!(matches!(SpikeData::concat(&[]), Err(DataError::NoTrials)));
+    }
+
+    #[test]
+    fn censored_flags() {
+        let d = data(2).with_censored_flags(&[true, false]).unwrap();
+        assert!(d.trials()[0].censored() && !d.trials()[1].censored());
+        assert!(data(2).with_censored_flags(&[true]).is_err());
+    }
+}
