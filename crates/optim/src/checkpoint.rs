@@ -1,0 +1,68 @@
+//! Checkpoints: the fit state and the warm-start basis, bincode-encoded, written atomically.
+
+use std::io::Write;
+use std::path::Path;
+
+use latentflow_spectral::FpModes;
+use serde::{Deserialize, Serialize};
+
+use crate::{FitState, OptimError};
+
+/// Format tag at the start of every checkpoint file.
+const MAGIC: &[u8; 8] = b"LFCKPT01";
+
+/// What a checkpoint holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Checkpoint {
+    pub state: FitState,
+    pub warm: Option<FpModes>,
+}
+
+fn io_err(path: &Path, message: impl ToString) -> OptimError {
+    OptimError::Io {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`:
+/// a reader sees the old file or the new one, never a partial one.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OptimError> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| io_err(path, e))?;
+    let name = path
+        .file_name()
+        .ok_or_else(|| io_err(path, "not a file path"))?
+        .to_string_lossy();
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
+    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
+    f.sync_all().map_err(|e| io_err(&tmp, e))?;
+    drop(f);
+    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+}
+
+pub(crate) fn write_checkpoint(path: &Path, cp: &Checkpoint) -> Result<(), OptimError> {
+    let mut bytes = MAGIC.to_vec();
+    let body = bincode::serde::encode_to_vec(cp, bincode::config::standard())
+        .map_err(|e| io_err(path, e))?;
+    bytes.extend_from_slice(&body);
+    write_atomic(path, &bytes)
+}
+
+pub(crate) fn read_checkpoint(path: &Path) -> Result<Checkpoint, OptimError> {
+    let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        return Err(io_err(path, "not a latentflow checkpoint"));
+    }
+    let (cp, used): (Checkpoint, usize) =
+        bincode::serde::decode_from_slice(&bytes[MAGIC.len()..], bincode::config::standard())
+            .map_err(|e| io_err(path, format!("truncated or corrupt checkpoint: {e}")))?;
+    if used != bytes.len() - MAGIC.len() {
+        return Err(io_err(path, "trailing bytes after the checkpoint"));
+    }
+    Ok(cp)
+}

@@ -1,0 +1,167 @@
+//! The problem a fit solves: value and gradient of -log L over a parameter set.
+
+use std::sync::Arc;
+
+use latentflow_data::SpikeData;
+use latentflow_likelihood::{GradRequest, Gradients, Likelihood};
+use latentflow_spectral::{BoundaryMode, EigenSolver, FpModes, Grid};
+
+use crate::{OptimError, Params};
+
+/// What one evaluation of the training objective returns.
+#[derive(Debug, Clone)]
+pub struct Evaluation {
+    /// Training -log L (of the mini-batch when one is used).
+    pub value: f64,
+    /// Its gradients.
+    pub grad: Gradients,
+    /// -log L of the validation data under the same model, if there are validation data.
+    pub validation: Option<f64>,
+    /// Feature complexity of the model (1/4) int F^2 peq.
+    pub feature_complexity: f64,
+    /// The model's equilibrium density on the nodes.
+    pub peq: Vec<f64>,
+}
+
+/// A differentiable objective over [`Params`].
+pub trait Problem {
+    /// Evaluates -log L and the requested gradients at `params`, on the trials `batch` (all
+    /// training trials if `None`), plus the validation -log L.
+    fn evaluate(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<Evaluation, OptimError>;
+
+    /// Training -log L only (no gradients, no validation) at `params`, on `batch` — for line
+    /// searches. Does not change the warm state.
+    fn value(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<f64, OptimError>;
+
+    /// Number of training trials (for mini-batches).
+    fn num_trials(&self) -> usize;
+
+    /// State that makes the next evaluation depend on the previous one (e.g. a warm-start
+    /// basis); checkpoints store it so that a resumed fit repeats the same bits.
+    fn warm_state(&self) -> Option<FpModes> {
+        None
+    }
+
+    /// Restores what [`Problem::warm_state`] returned.
+    fn restore_warm_state(&mut self, _state: Option<FpModes>) {}
+}
+
+/// -log L of spike data under the latent model (`latentflow-likelihood`), with the eigen
+/// solver warm-started from the previous evaluation.
+#[derive(Debug)]
+pub struct SpikeProblem {
+    grid: Arc<Grid>,
+    boundary: BoundaryMode,
+    train: SpikeData,
+    validation: Option<SpikeData>,
+    nv: usize,
+    solver: Box<dyn EigenSolver>,
+    warm: Option<FpModes>,
+}
+
+impl SpikeProblem {
+    /// A problem on `train` (and optional held-out `validation` data) with `nv` modes.
+    pub fn new(
+        grid: Arc<Grid>,
+        boundary: BoundaryMode,
+        train: SpikeData,
+        validation: Option<SpikeData>,
+        nv: usize,
+        solver: Box<dyn EigenSolver>,
+    ) -> SpikeProblem {
+        SpikeProblem {
+            grid,
+            boundary,
+            train,
+            validation,
+            nv,
+            solver,
+            warm: None,
+        }
+    }
+
+    /// The grid.
+    pub fn grid(&self) -> &Arc<Grid> {
+        &self.grid
+    }
+
+    /// The boundary mode.
+    pub fn boundary(&self) -> BoundaryMode {
+        self.boundary
+    }
+
+    /// Number of modes kept.
+    pub fn nv(&self) -> usize {
+        self.nv
+    }
+
+    /// Sets up the likelihood of `params`, warm-started when possible.
+    pub fn setup(&self, params: &Params) -> Result<Likelihood, OptimError> {
+        let model = params.to_model(&self.grid, self.boundary)?;
+        Ok(match &self.warm {
+            Some(w) => Likelihood::with_warm_start(&model, self.nv, self.solver.as_ref(), w)?,
+            None => Likelihood::new(&model, self.nv, self.solver.as_ref())?,
+        })
+    }
+}
+
+impl Problem for SpikeProblem {
+    fn evaluate(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<Evaluation, OptimError> {
+        let lik = self.setup(params)?;
+        let subset;
+        let data = match batch {
+            Some(idx) => {
+                subset = self.train.subset(idx)?;
+                &subset
+            }
+            None => &self.train,
+        };
+        let (value, grad) = lik.neg_loglik_and_grad(data, request)?;
+        let validation = match &self.validation {
+            Some(v) => Some(lik.neg_loglik(v)?),
+            None => None,
+        };
+        let model = lik.model();
+        let feature_complexity =
+            latentflow_select::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
+        let peq = model.peq().to_vec();
+        self.warm = Some(lik.modes().clone());
+        Ok(Evaluation {
+            value,
+            grad,
+            validation,
+            feature_complexity,
+            peq,
+        })
+    }
+
+    fn value(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<f64, OptimError> {
+        let lik = self.setup(params)?;
+        Ok(match batch {
+            Some(idx) => lik.neg_loglik(&self.train.subset(idx)?)?,
+            None => lik.neg_loglik(&self.train)?,
+        })
+    }
+
+    fn num_trials(&self) -> usize {
+        self.train.num_trials()
+    }
+
+    fn warm_state(&self) -> Option<FpModes> {
+        self.warm.clone()
+    }
+
+    fn restore_warm_state(&mut self, state: Option<FpModes>) {
+        self.warm = state;
+    }
+}
