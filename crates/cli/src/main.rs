@@ -1,6 +1,12 @@
 //! The `latentflow` command-line tool.
 
+mod demo;
+mod fit;
+mod init;
+mod loglik;
 mod plots;
+mod report;
+mod select;
 mod simulate;
 
 use clap::{Parser, Subcommand};
@@ -15,6 +21,14 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// The paper's double well end to end: simulate, fit two halves, select, report.
+    Demo(demo::DemoArgs),
+    /// Split data into halves, fit both, select by feature consistency and best generalisation.
+    Select(select::SelectArgs),
+    /// Fit a model to training data, validated on held-out data.
+    Fit(fit::FitArgs),
+    /// Evaluate -log L (and gradients) of a saved model on data.
+    Loglik(loglik::LoglikArgs),
     /// Simulate spike data from a known potential.
     Simulate(simulate::SimulateArgs),
 }
@@ -22,6 +36,10 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Select(args) => select::run(args),
+        Command::Fit(args) => fit::run(args),
+        Command::Loglik(args) => loglik::run(args),
         Command::Simulate(args) => simulate::run(args),
     };
     if let Err(err) = result {

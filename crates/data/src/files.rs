@@ -62,7 +62,7 @@ pub(crate) fn read_bytes(path: &Path) -> Result<Vec<u8>, DataError> {
 /// Writes `bytes` to `path` atomically: to a temporary file in the same directory, flushed to
 /// disk, then renamed over `path`. On failure the temporary file is removed and `path` is
 /// untouched.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), DataError> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let io_err = |source| DataError::Io {
         path: path.to_path_buf(),

@@ -73,6 +73,7 @@ mod spike_times;
 mod trial;
 
 pub use error::{DataError, SpikeTimesProblem, TrialProblem};
+pub use files::write_atomic;
 pub use json::{FORMAT_VERSION, JSON_FORMAT, JSON_SPIKE_TIMES_FORMAT};
 pub use spike_data::{SpikeData, Split};
 pub use spike_times::SpikeTimes;

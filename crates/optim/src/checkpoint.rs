@@ -1,6 +1,5 @@
 //! Checkpoints: the fit state and the warm-start basis, bincode-encoded, written atomically.
 
-use std::io::Write;
 use std::path::Path;
 
 use latentflow_spectral::FpModes;
@@ -25,24 +24,13 @@ fn io_err(path: &Path, message: impl ToString) -> OptimError {
     }
 }
 
-/// Writes `bytes` to a temporary file beside `path`, syncs it, then renames it over `path`:
-/// a reader sees the old file or the new one, never a partial one.
+/// Writes `bytes` atomically (a temporary file beside `path`, synced, then renamed over it: a
+/// reader sees the old file or the new one, never a partial one), creating the directory.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OptimError> {
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| io_err(path, e))?;
-    let name = path
-        .file_name()
-        .ok_or_else(|| io_err(path, "not a file path"))?
-        .to_string_lossy();
-    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(|e| io_err(&tmp, e))?;
-    f.write_all(bytes).map_err(|e| io_err(&tmp, e))?;
-    f.sync_all().map_err(|e| io_err(&tmp, e))?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(|e| io_err(path, e))
+    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| io_err(path, e))?;
+    }
+    latentflow_data::write_atomic(path, bytes).map_err(|e| io_err(path, e))
 }
 
 pub(crate) fn write_checkpoint(path: &Path, cp: &Checkpoint) -> Result<(), OptimError> {

@@ -31,9 +31,9 @@ impl ProgressObserver {
         ProgressObserver { bar }
     }
 
-    /// Wraps an existing bar (e.g. one of an `indicatif::MultiProgress`).
-    pub fn with_bar(bar: ProgressBar) -> ProgressObserver {
-        ProgressObserver { bar }
+    /// The bar (e.g. to add it to an `indicatif::MultiProgress`).
+    pub fn bar(&self) -> &ProgressBar {
+        &self.bar
     }
 }
 

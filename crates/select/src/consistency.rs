@@ -42,8 +42,9 @@ pub struct PathPoint {
 /// - The divergence at `c` is the minimum divergence over all candidate pairs; ties go to the
 ///   pair with the lowest index in path 1, then in path 2 (the earliest models). Pair values are
 ///   cached, so neighbouring axis points share the work.
-/// - A point where either path has no candidate is skipped (`None` in the curve, a
-///   [`SelectionWarning::Gap`]).
+/// - A point where either path has no candidate is skipped (`None` in the curve); after the
+///   first evaluated point such a gap also gives a [`SelectionWarning::Gap`] (leading points
+///   below the paths' initial FC do not).
 /// - `M*` is the last evaluated point before the first point whose divergence is strictly
 ///   greater than the threshold (a divergence equal to the threshold does not exceed it).
 ///   Above the threshold already at the first evaluated point: that point is selected — the
@@ -189,11 +190,15 @@ impl FeatureConsistency {
                     (true, false) => GapSide::Path1,
                     _ => GapSide::Path2,
                 };
-                warnings.push(SelectionWarning::Gap {
-                    axis_index,
-                    fc: c,
-                    missing,
-                });
+                // Points below both paths' start (the axis begins at 0, fits start at the
+                // initial model's FC) are expected, not a warning.
+                if !evaluated.is_empty() {
+                    warnings.push(SelectionWarning::Gap {
+                        axis_index,
+                        fc: c,
+                        missing,
+                    });
+                }
                 divergence.push(None);
                 pairs.push(None);
                 continue;

@@ -212,6 +212,20 @@ fn gaps_are_skipped_recorded_and_ignored_by_the_scan() {
     assert_eq!(r.first_exceeding, Some(5));
     assert_eq!(r.selected.axis_index, 2);
     assert_eq!((r.selected.index1, r.selected.index2), (2, 2));
+    // Leading points below both paths' first model are skipped without a warning.
+    let late: Vec<PathPoint> = p1
+        .iter()
+        .filter(|p| p.feature_complexity > 0.15)
+        .cloned()
+        .collect();
+    let late2: Vec<PathPoint> = p2
+        .iter()
+        .filter(|p| p.feature_complexity > 0.15)
+        .cloned()
+        .collect();
+    let r2 = config.select(&grid().1, &late, &late2).unwrap();
+    assert_eq!(r2.divergence[..2], [None, None]);
+    assert_eq!(gaps(&r2.warnings).first(), Some(&(3, GapSide::Path2)));
     // Indices refer to the paths as given (path 2 lost two models before index 5).
     assert_eq!(r.pairs[5], Some((5, 3)));
     assert_eq!(r.warnings.len(), 3);

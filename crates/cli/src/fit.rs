@@ -1,0 +1,145 @@
+//! `latentflow fit`: fit a model to training data, validated on held-out data.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use latentflow::data::SpikeData;
+use latentflow::optim::{
+    CheckpointConfig, Fit, FitConfig, LearningRates, Method, Params, ProgressObserver, SpikeProblem,
+};
+use latentflow::spectral::BandedSolver;
+use serde_json::json;
+
+use crate::init::InitArgs;
+use crate::report;
+
+/// Arguments of `latentflow fit`.
+#[derive(clap::Args, Debug)]
+pub struct FitArgs {
+    /// Training spike data (.json or .npz).
+    #[arg(long)]
+    data: PathBuf,
+    /// Held-out spike data for the validation -log L (.json or .npz).
+    #[arg(long)]
+    validation: Option<PathBuf>,
+    /// Output directory (fit_path.json, summary.json, final_model.json, plots).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    init: InitArgs,
+    /// Gradient-descent iterations.
+    #[arg(long, default_value_t = 2000)]
+    iterations: u64,
+    /// Learning rate for F (the paper: 0.005).
+    #[arg(long, default_value_t = 0.005)]
+    lr: f64,
+    /// Use Adam instead of plain gradient descent.
+    #[arg(long)]
+    adam: bool,
+    /// Checkpoint every this many iterations (into OUT/fit.ckpt); a rerun with --resume continues.
+    #[arg(long, default_value_t = 500)]
+    checkpoint_every: u64,
+    /// Continue from OUT/fit.ckpt.
+    #[arg(long)]
+    resume: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Runs `latentflow fit`.
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    let read = |p: &PathBuf| {
+        SpikeData::read(p).with_context(|| format!("reading spike data {}", p.display()))
+    };
+    let train = read(&args.data)?;
+    let validation = args.validation.as_ref().map(read).transpose()?;
+    let setup = args.init.build(&train)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let checkpoint = args.out.join("fit.ckpt");
+    let config = FitConfig {
+        iterations: args.iterations,
+        method: if args.adam {
+            Method::adam()
+        } else {
+            Method::GradientDescent
+        },
+        learning_rates: LearningRates {
+            force: args.lr,
+            ..LearningRates::default()
+        },
+        fit: setup.fit,
+        checkpoint: Some(CheckpointConfig {
+            path: checkpoint.clone(),
+            every: args.checkpoint_every,
+        }),
+        ..FitConfig::default()
+    };
+    let problem = SpikeProblem::new(
+        setup.grid.clone(),
+        setup.model.boundary(),
+        train,
+        validation,
+        setup.nv,
+        Box::new(BandedSolver::default()),
+    );
+    let mut fit = if args.resume {
+        Fit::resume(problem, config, &checkpoint)?
+    } else {
+        let params = Params::from_model(&setup.model, setup.fit.fr || setup.fit.c)?;
+        Fit::new(
+            problem,
+            params,
+            config,
+            setup.spec.as_tuple(),
+            setup.model.boundary(),
+            setup.nv,
+        )
+    };
+    let start = std::time::Instant::now();
+    let mut bar = (!args.quiet).then(|| ProgressObserver::new("fit", args.iterations));
+    let mut observers: Vec<&mut dyn latentflow::optim::Observer> = Vec::new();
+    if let Some(b) = bar.as_mut() {
+        observers.push(b);
+    }
+    let outcome = fit.run(&mut observers);
+    // Whatever happened, the path so far is written.
+    let path_file = args.out.join("fit_path.json");
+    fit.path()
+        .write_json(&path_file)
+        .with_context(|| format!("writing {}", path_file.display()))?;
+    outcome.with_context(|| {
+        format!(
+            "fit stopped; the path so far is in {} and the last good checkpoint in {}",
+            path_file.display(),
+            checkpoint.display()
+        )
+    })?;
+    let path = fit.path();
+    let last = path.models.last().context("the fit saved no model")?;
+    let final_model = last.params.to_model(&setup.grid, setup.model.boundary())?;
+    latentflow::ModelFile::write(&final_model, &args.out.join("final_model.json"))?;
+    let summary = json!({
+        "iterations": path.records.len(),
+        "seconds": start.elapsed().as_secs_f64(),
+        "final": last.record,
+        "best_validation": path.records.iter()
+            .filter_map(|r| r.validation_neg_loglik.map(|v| (r.iteration, v)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(i, v)| json!({"iteration": i, "validation_neg_loglik": v})),
+        "version": env!("CARGO_PKG_VERSION"),
+    });
+    std::fs::write(
+        args.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?,
+    )?;
+    report::fit_plots(&setup.grid, path, None, &args.out)?;
+    println!(
+        "fitted {} iterations in {:.1} s; results in {}",
+        path.records.len(),
+        start.elapsed().as_secs_f64(),
+        args.out.display()
+    );
+    Ok(())
+}

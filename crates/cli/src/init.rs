@@ -1,0 +1,173 @@
+//! The initial model of a fit, from a file or from the paper's defaults.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use latentflow::data::SpikeData;
+use latentflow::likelihood::{GradRequest, Model, ModelParts};
+use latentflow::spectral::{BoundaryMode, Grid};
+use latentflow::synth::{Potential, TuningCurve};
+use latentflow::{GridSpec, ModelFile};
+
+/// Firing-rate model of the default initial model.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RateChoice {
+    /// One neuron, f(x) = max(100 (x + 1), 1) Hz (the paper's ground truth).
+    Paper,
+    /// Each neuron at its mean rate in the data, constant in x.
+    Mean,
+}
+
+/// Boundary mode on the command line.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundaryChoice {
+    /// Zero flux.
+    Reflecting,
+    /// Trials end when x leaves the domain.
+    Absorbing,
+}
+
+/// A parameter that can be fitted.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParamChoice {
+    /// Driving force F.
+    #[value(name = "F")]
+    Force,
+    /// D.
+    #[value(name = "D")]
+    D,
+    /// Initial-density force F0.
+    #[value(name = "F0")]
+    Force0,
+    /// Firing-rate log-derivatives.
+    #[value(name = "Fr")]
+    Fr,
+    /// Firing-rate scales.
+    #[value(name = "C")]
+    C,
+}
+
+/// Options that define the initial model and what is fitted.
+#[derive(clap::Args, Debug, Clone)]
+pub struct InitArgs {
+    /// Initial model file (JSON); default: peq ~ cos^2(pi x / 2) with --d and --rate on the grid below.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// D of the default initial model (1/s).
+    #[arg(long, default_value_t = 10.0)]
+    pub d: f64,
+    /// Firing rates of the default initial model.
+    #[arg(long, value_enum, default_value_t = RateChoice::Paper)]
+    pub rate: RateChoice,
+    /// Boundary mode of the default initial model.
+    #[arg(long, value_enum, default_value_t = BoundaryChoice::Reflecting)]
+    pub boundary: BoundaryChoice,
+    /// Elements of the default grid on [-1, 1].
+    #[arg(long, default_value_t = 256)]
+    pub ne: usize,
+    /// GLL nodes per element of the default grid.
+    #[arg(long, default_value_t = 8)]
+    pub np: usize,
+    /// Eigenmodes kept.
+    #[arg(long, default_value_t = 64)]
+    pub nv: usize,
+    /// Parameters to fit (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "F")]
+    pub fit: Vec<ParamChoice>,
+}
+
+/// A ready initial model.
+#[derive(Debug, Clone)]
+pub struct InitSetup {
+    /// Grid.
+    pub grid: Arc<Grid>,
+    /// Its parameters.
+    pub spec: GridSpec,
+    /// The model.
+    pub model: Model,
+    /// Modes kept.
+    pub nv: usize,
+    /// What is fitted.
+    pub fit: GradRequest,
+}
+
+impl InitArgs {
+    /// The parameters to fit.
+    pub fn request(&self) -> GradRequest {
+        let has = |p| self.fit.contains(&p);
+        GradRequest {
+            force: has(ParamChoice::Force),
+            d: has(ParamChoice::D),
+            force0: has(ParamChoice::Force0),
+            fr: has(ParamChoice::Fr),
+            c: has(ParamChoice::C),
+        }
+    }
+
+    /// Builds the initial model (reading --init if given) for `data`.
+    pub fn build(&self, data: &SpikeData) -> anyhow::Result<InitSetup> {
+        let model = match &self.init {
+            Some(path) => ModelFile::read(path)?,
+            None => self.default_model(data)?,
+        };
+        let g = model.grid();
+        let spec = GridSpec::of(g);
+        if data.num_neurons() > model.num_neurons() {
+            anyhow::bail!(
+                "the data have {} neurons but the initial model has rates for {}; use --rate mean or an --init model",
+                data.num_neurons(),
+                model.num_neurons()
+            );
+        }
+        Ok(InitSetup {
+            grid: g.clone(),
+            spec,
+            nv: self.nv.min(g.n() - 2),
+            fit: self.request(),
+            model,
+        })
+    }
+
+    fn default_model(&self, data: &SpikeData) -> anyhow::Result<Model> {
+        let spec = GridSpec {
+            xbegin: -1.0,
+            xend: 1.0,
+            ne: self.ne,
+            np: self.np,
+        };
+        let grid = spec.build()?;
+        let peq = Potential::cos_squared()
+            .peq(grid.x(), grid.w())
+            .context("building the cos^2 initial density")?;
+        let rates = match self.rate {
+            RateChoice::Paper => vec![TuningCurve::paper().rates_on(grid.x())],
+            RateChoice::Mean => {
+                let time = data.total_time();
+                let mut counts = vec![0usize; data.num_neurons()];
+                for t in data.trials() {
+                    for n in t.neuron().iter().flatten() {
+                        counts[*n as usize] += 1;
+                    }
+                }
+                counts
+                    .iter()
+                    .map(|&c| vec![(c as f64 / time).max(1e-3); grid.n()])
+                    .collect()
+            }
+        };
+        Ok(Model::new(
+            grid,
+            ModelParts {
+                boundary: match self.boundary {
+                    BoundaryChoice::Reflecting => BoundaryMode::Reflecting,
+                    BoundaryChoice::Absorbing => BoundaryMode::Absorbing,
+                },
+                peq,
+                p0: None,
+                d: self.d,
+                rates,
+            },
+        )?)
+    }
+}

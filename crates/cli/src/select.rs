@@ -1,0 +1,246 @@
+//! `latentflow select`: the whole pipeline on one data set — split into halves, fit both from
+//! the same initial model, select by feature consistency and by best generalisation, report.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::MultiProgress;
+use latentflow::data::{SpikeData, Split};
+use latentflow::optim::{FitConfig, LearningRates, Method, Observer, ProgressObserver};
+use latentflow::pipeline::EarlyStop;
+use latentflow::select::FeatureConsistency;
+use latentflow::{Pipeline, PipelineConfig, PipelineResult};
+use serde_json::{Value, json};
+
+use crate::init::InitArgs;
+use crate::report;
+
+/// How trials are divided between the two halves.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SplitChoice {
+    /// Even trials to half 1, odd trials to half 2.
+    Alternating,
+    /// The first half of the trials to half 1, the rest to half 2.
+    Halves,
+}
+
+/// Fit and selection options shared by `select`, `demo` and `experiment`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct PipelineArgs {
+    /// How trials are split into halves.
+    #[arg(long, value_enum, default_value_t = SplitChoice::Alternating)]
+    pub split: SplitChoice,
+    /// Most gradient-descent iterations per half (the paper ran 50,000).
+    #[arg(long, default_value_t = 50_000)]
+    pub iterations: u64,
+    /// Learning rate for F (the paper: 0.005).
+    #[arg(long, default_value_t = 0.005)]
+    pub lr: f64,
+    /// Use Adam instead of plain gradient descent.
+    #[arg(long)]
+    pub adam: bool,
+    /// Feature-consistency threshold for the symmetrised KL divergence (paper: 0.01).
+    #[arg(long, default_value_t = 0.01)]
+    pub threshold: f64,
+    /// Threshold of the Jensen-Shannon variant.
+    #[arg(long, default_value_t = 0.002)]
+    pub threshold_js: f64,
+    /// Run to --iterations instead of stopping once the KL curve has crossed its threshold
+    /// by --margin and both validation minima are behind.
+    #[arg(long)]
+    pub no_early_stop: bool,
+    /// Feature-complexity units the fits must run past M* before stopping early.
+    #[arg(long, default_value_t = 1.0)]
+    pub margin: f64,
+    /// Iterations between early-stop checks.
+    #[arg(long, default_value_t = 500)]
+    pub check_every: u64,
+    /// Checkpoint every this many iterations.
+    #[arg(long, default_value_t = 1000)]
+    pub checkpoint_every: u64,
+}
+
+impl PipelineArgs {
+    /// The pipeline settings for `grid`, `nv` and the initial model's fitted parameters.
+    pub fn config(&self, init: &crate::init::InitSetup, checkpoints: &Path) -> PipelineConfig {
+        PipelineConfig {
+            grid: init.spec,
+            boundary: init.model.boundary(),
+            nv: init.nv,
+            split: match self.split {
+                SplitChoice::Alternating => Split::Alternating,
+                SplitChoice::Halves => Split::Halves,
+            },
+            fit: FitConfig {
+                iterations: self.iterations,
+                method: if self.adam {
+                    Method::adam()
+                } else {
+                    Method::GradientDescent
+                },
+                learning_rates: LearningRates {
+                    force: self.lr,
+                    ..LearningRates::default()
+                },
+                fit: init.fit,
+                ..FitConfig::default()
+            },
+            consistency_kl: FeatureConsistency {
+                threshold: self.threshold,
+                ..FeatureConsistency::kl()
+            },
+            consistency_js: FeatureConsistency {
+                threshold: self.threshold_js,
+                ..FeatureConsistency::js()
+            },
+            early_stop: (!self.no_early_stop).then_some(EarlyStop {
+                check_every: self.check_every,
+                margin: self.margin,
+                ..EarlyStop::default()
+            }),
+            checkpoint_dir: Some(checkpoints.to_path_buf()),
+            checkpoint_every: self.checkpoint_every,
+        }
+    }
+}
+
+/// Arguments of `latentflow select`.
+#[derive(clap::Args, Debug)]
+pub struct SelectArgs {
+    /// Spike data (.json or .npz).
+    #[arg(long)]
+    data: PathBuf,
+    /// Output directory (report.json, plots, the fit paths, checkpoints).
+    #[arg(long)]
+    out: PathBuf,
+    #[command(flatten)]
+    init: InitArgs,
+    #[command(flatten)]
+    pipeline: PipelineArgs,
+    /// Continue from the checkpoints in OUT/checkpoints (same data and settings).
+    #[arg(long)]
+    resume: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// Runs `latentflow select`.
+pub fn run(args: SelectArgs) -> anyhow::Result<()> {
+    let data = SpikeData::read(&args.data)
+        .with_context(|| format!("reading spike data {}", args.data.display()))?;
+    let init = args.init.build(&data)?;
+    let json = json!({ "data": { "file": args.data.display().to_string() } });
+    run_pipeline(
+        &data,
+        &init,
+        &args.pipeline,
+        &args.out,
+        args.resume,
+        args.quiet,
+        None,
+        json,
+    )?;
+    Ok(())
+}
+
+/// Runs the pipeline on `data` from `init` into `out` and writes the report. Checkpoints go to
+/// `out/checkpoints` (removed first unless `resume`); the report is written last, so a
+/// `report.json` is always complete. `truth` (a density on the grid) is drawn in the figures.
+#[allow(clippy::too_many_arguments)]
+pub fn run_pipeline(
+    data: &SpikeData,
+    init: &crate::init::InitSetup,
+    args: &PipelineArgs,
+    out: &Path,
+    resume: bool,
+    quiet: bool,
+    truth: Option<&[f64]>,
+    extra: Value,
+) -> anyhow::Result<(PipelineResult, Value)> {
+    let start = Instant::now();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let stale = out.join("report.json");
+    if stale.exists() {
+        std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;
+    }
+    let checkpoints = out.join("checkpoints");
+    if !resume && checkpoints.exists() {
+        std::fs::remove_dir_all(&checkpoints)
+            .with_context(|| format!("removing old checkpoints {}", checkpoints.display()))?;
+    }
+    let config = args.config(init, &checkpoints);
+    let pipeline = Pipeline::new(data, &init.model, config)?;
+    let result = {
+        let multi = MultiProgress::new();
+        let mut bars: Vec<ProgressObserver> = (1..=2)
+            .map(|k| {
+                let o = ProgressObserver::new(&format!("half {k}"), args.iterations);
+                multi.add(o.bar().clone());
+                o
+            })
+            .collect();
+        if quiet {
+            multi.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+        }
+        let [b0, b1] = &mut bars[..] else {
+            unreachable!("two bars")
+        };
+        pipeline.run([Some(b0 as &mut dyn Observer), Some(b1 as &mut dyn Observer)])?
+    };
+    for (k, p) in result.paths.iter().enumerate() {
+        let file = out.join(format!("fit_path_half{}.json", k + 1));
+        p.write_json(&file)?;
+    }
+    let halves = pipeline.halves();
+    let mut extra = extra;
+    if let Value::Object(map) = &mut extra {
+        map.insert(
+            "halves".into(),
+            json!(
+                halves
+                    .iter()
+                    .map(|h| json!({"trials": h.num_trials(), "spikes": h.num_spikes()}))
+                    .collect::<Vec<_>>()
+            ),
+        );
+        map.insert("wall_seconds".into(), json!(start.elapsed().as_secs_f64()));
+    }
+    let report = report::pipeline_report(&result, &init.grid, truth, extra, out)?;
+    if !quiet {
+        print_summary(&result, out);
+    }
+    Ok((result, report))
+}
+
+fn print_summary(result: &PipelineResult, out: &Path) {
+    let kl = &result.feature_consistency;
+    let bg = &result.best_generalization;
+    println!(
+        "{} iterations per half in {:.0} s{}",
+        result.iterations,
+        result.seconds,
+        if result.stopped_early {
+            " (stopped early: the consistency curve crossed its threshold)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "feature consistency: M* = {:.2} (iterations {} / {}){}",
+        kl.m_star,
+        kl.selected.iteration1,
+        kl.selected.iteration2,
+        if kl.warnings.is_empty() {
+            String::new()
+        } else {
+            format!("; warnings: {:?}", kl.warnings)
+        }
+    );
+    println!(
+        "best generalisation: iterations {} / {} (feature complexity {:.2} / {:.2})",
+        bg[0].iteration, bg[1].iteration, bg[0].feature_complexity, bg[1].feature_complexity
+    );
+    println!("report and figures in {}", out.display());
+}

@@ -1,0 +1,127 @@
+//! A model on disk: grid + the model's parts, as JSON.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use latentflow_likelihood::{Model, ModelParts};
+use latentflow_spectral::Grid;
+use serde::{Deserialize, Serialize};
+
+use crate::Error;
+
+/// A grid by its parameters: [xbegin, xend] cut into `ne` elements of `np` GLL nodes each.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GridSpec {
+    /// Left end.
+    pub xbegin: f64,
+    /// Right end.
+    pub xend: f64,
+    /// Elements.
+    pub ne: usize,
+    /// GLL nodes per element.
+    pub np: usize,
+}
+
+impl GridSpec {
+    /// The paper's grid: [-1, 1], 256 elements of 8 nodes (N = 1793).
+    pub const PAPER: GridSpec = GridSpec {
+        xbegin: -1.0,
+        xend: 1.0,
+        ne: 256,
+        np: 8,
+    };
+    /// Builds the grid.
+    pub fn build(&self) -> Result<Arc<Grid>, Error> {
+        Ok(Arc::new(Grid::new(
+            self.xbegin,
+            self.xend,
+            self.ne,
+            self.np,
+        )?))
+    }
+    /// The parameters of an existing grid.
+    pub fn of(grid: &Grid) -> GridSpec {
+        GridSpec {
+            xbegin: grid.xbegin(),
+            xend: grid.xend(),
+            ne: grid.ne(),
+            np: grid.np(),
+        }
+    }
+
+    /// As the tuple the fit path records: (xbegin, xend, ne, np).
+    pub fn as_tuple(&self) -> (f64, f64, usize, usize) {
+        (self.xbegin, self.xend, self.ne, self.np)
+    }
+    /// From the tuple the fit path records.
+    pub fn from_tuple(t: (f64, f64, usize, usize)) -> GridSpec {
+        GridSpec {
+            xbegin: t.0,
+            xend: t.1,
+            ne: t.2,
+            np: t.3,
+        }
+    }
+}
+
+/// The JSON form of a model (`docs/formats.md`): format tag, grid, and the model's parts
+/// (boundary, peq, optional p0, D, rates per neuron on the grid nodes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFile {
+    /// Always "latentflow-model".
+    pub format: String,
+    /// Format version (1).
+    pub version: u32,
+    /// The grid the arrays live on.
+    pub grid: GridSpec,
+    /// The model.
+    #[serde(flatten)]
+    pub parts: ModelParts,
+}
+
+impl ModelFile {
+    /// The file form of a model.
+    pub fn from_model(model: &Model) -> ModelFile {
+        let g = model.grid();
+        ModelFile {
+            format: "latentflow-model".into(),
+            version: 1,
+            grid: GridSpec::of(g),
+            parts: model.parts(),
+        }
+    }
+
+    /// Builds and validates the model.
+    pub fn to_model(&self) -> Result<Model, Error> {
+        Ok(Model::new(self.grid.build()?, self.parts.clone())?)
+    }
+
+    /// Reads and validates a model file.
+    pub fn read(path: &Path) -> Result<Model, Error> {
+        let err = |message: String| Error::File {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+        let file: ModelFile =
+            serde_json::from_str(&text).map_err(|e| err(format!("not a model file: {e}")))?;
+        if file.format != "latentflow-model" || file.version != 1 {
+            return Err(err(format!(
+                "format {:?} version {} is not latentflow-model version 1",
+                file.format, file.version
+            )));
+        }
+        file.to_model().map_err(|e| err(e.to_string()))
+    }
+
+    /// Writes a model file (pretty JSON).
+    pub fn write(model: &Model, path: &Path) -> Result<(), Error> {
+        let text = serde_json::to_string_pretty(&ModelFile::from_model(model)).map_err(|e| {
+            Error::File {
+                path: path.display().to_string(),
+                message: e.to_string(),
+            }
+        })?;
+        Ok(latentflow_data::write_atomic(path, text.as_bytes())?)
+    }
+}

@@ -1,0 +1,283 @@
+//! The end-to-end pipeline of the paper: split the data into two halves, fit both from the same
+//! initial model (each validated on the other half) in lockstep, and select by feature
+//! consistency (KL and Jensen–Shannon variants) and by best generalisation.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use latentflow_data::{SpikeData, Split};
+use latentflow_likelihood::Model;
+use latentflow_optim::{CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SpikeProblem};
+use latentflow_select::{
+    BestGeneralizationResult, FeatureConsistency, FeatureConsistencyResult, best_generalization,
+};
+use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, GridSpec};
+
+/// When to stop the two fits before the iteration cap: the KL consistency curve has crossed
+/// its threshold at least `margin` feature-complexity units before the current end of the
+/// axis, and both validation minima lie in the first `validation_behind` fraction of the run.
+/// Checked every `check_every` iterations.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct EarlyStop {
+    /// Iterations between checks.
+    pub check_every: u64,
+    /// Feature-complexity units the axis must extend past M*.
+    pub margin: f64,
+    /// The validation minimum must lie before this fraction of the iterations run.
+    pub validation_behind: f64,
+}
+
+impl Default for EarlyStop {
+    fn default() -> Self {
+        EarlyStop {
+            check_every: 500,
+            margin: 1.0,
+            validation_behind: 0.8,
+        }
+    }
+}
+
+/// Settings of the pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PipelineConfig {
+    /// Grid (paper: [-1, 1], 256 x 8).
+    pub grid: GridSpec,
+    /// Boundary mode.
+    pub boundary: BoundaryMode,
+    /// Eigenmodes kept (paper: 64).
+    pub nv: usize,
+    /// How the data are split into halves.
+    pub split: Split,
+    /// The fit of each half; `iterations` is the cap.
+    pub fit: FitConfig,
+    /// Feature consistency with the symmetrised KL divergence (paper: threshold 0.01).
+    pub consistency_kl: FeatureConsistency,
+    /// Feature consistency with the Jensen–Shannon divergence (threshold 0.002).
+    pub consistency_js: FeatureConsistency,
+    /// Optional early stop of the lockstep fits.
+    pub early_stop: Option<EarlyStop>,
+    /// Directory for the fits' checkpoints (a rerun resumes from them); none if `None`.
+    pub checkpoint_dir: Option<PathBuf>,
+    /// Checkpoint every this many iterations.
+    pub checkpoint_every: u64,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            grid: GridSpec::PAPER,
+            boundary: BoundaryMode::Reflecting,
+            nv: 64,
+            split: Split::Alternating,
+            fit: FitConfig::default(),
+            consistency_kl: FeatureConsistency::kl(),
+            consistency_js: FeatureConsistency::js(),
+            early_stop: None,
+            checkpoint_dir: None,
+            checkpoint_every: 1000,
+        }
+    }
+}
+
+/// What the pipeline found: both fit paths, both selections, with their curves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PipelineResult {
+    /// The settings used.
+    pub config: PipelineConfig,
+    /// The fit paths of the two halves.
+    pub paths: [FitPath; 2],
+    /// Feature consistency, symmetrised KL.
+    pub feature_consistency: FeatureConsistencyResult,
+    /// Feature consistency, Jensen–Shannon.
+    pub feature_consistency_js: FeatureConsistencyResult,
+    /// Best generalisation on each half's path (validated on the other half).
+    pub best_generalization: [BestGeneralizationResult; 2],
+    /// Iterations each fit ran.
+    pub iterations: u64,
+    /// True if the early-stop rule ended the fits before the cap.
+    pub stopped_early: bool,
+    /// Wall time of the fits and the selection (s).
+    pub seconds: f64,
+}
+
+/// A prepared pipeline: the halves, the initial parameters, the grid.
+#[derive(Debug)]
+pub struct Pipeline {
+    config: PipelineConfig,
+    grid: Arc<Grid>,
+    halves: [SpikeData; 2],
+    initial: Params,
+}
+
+impl Pipeline {
+    /// Splits `data` and prepares the fits from `initial` (whose grid must be `config.grid`).
+    pub fn new(
+        data: &SpikeData,
+        initial: &Model,
+        config: PipelineConfig,
+    ) -> Result<Pipeline, Error> {
+        let grid = config.grid.build()?;
+        if grid.n() != initial.grid().n() {
+            return Err(Error::File {
+                path: "initial model".into(),
+                message: format!(
+                    "its grid has {} nodes, the pipeline's grid {}",
+                    initial.grid().n(),
+                    grid.n()
+                ),
+            });
+        }
+        let (a, b) = data.split(config.split)?;
+        let log_rates = config.fit.fit.fr || config.fit.fit.c;
+        Ok(Pipeline {
+            initial: Params::from_model(initial, log_rates)?,
+            config,
+            grid,
+            halves: [a, b],
+        })
+    }
+
+    /// The two halves of the data.
+    pub fn halves(&self) -> &[SpikeData; 2] {
+        &self.halves
+    }
+
+    fn fit_for(&self, half: usize) -> Result<Fit<SpikeProblem>, Error> {
+        let c = &self.config;
+        let problem = SpikeProblem::new(
+            self.grid.clone(),
+            c.boundary,
+            self.halves[half].clone(),
+            Some(self.halves[1 - half].clone()),
+            c.nv,
+            Box::new(BandedSolver::default()),
+        );
+        let mut fit_config = c.fit.clone();
+        if let Some(dir) = &c.checkpoint_dir {
+            let path = dir.join(format!("half-{}.ckpt", half + 1));
+            fit_config.checkpoint = Some(CheckpointConfig {
+                path: path.clone(),
+                every: c.checkpoint_every,
+            });
+            if path.exists() {
+                return Ok(Fit::resume(problem, fit_config, &path)?);
+            }
+        }
+        Ok(Fit::new(
+            problem,
+            self.initial.clone(),
+            fit_config,
+            c.grid.as_tuple(),
+            c.boundary,
+            c.nv,
+        ))
+    }
+
+    /// Runs both fits in lockstep (in parallel), then the selections.
+    pub fn run(&self, observers: [Option<&mut dyn Observer>; 2]) -> Result<PipelineResult, Error> {
+        let start = Instant::now();
+        let c = &self.config;
+        let mut fits = [self.fit_for(0)?, self.fit_for(1)?];
+        let [mut obs0, mut obs1] = observers;
+        let total = c.fit.iterations;
+        let mut stopped_early = false;
+        while !(fits[0].is_done() && fits[1].is_done()) {
+            let [f0, f1] = &mut fits;
+            let (r0, r1) = rayon::join(|| f0.step(), || f1.step());
+            let (r0, r1) = match (r0, r1) {
+                (Ok(r0), Ok(r1)) => (r0, r1),
+                (Err(e), _) | (_, Err(e)) => {
+                    // Keep the last good states of both fits on disk, then report.
+                    Self::checkpoint(&fits)?;
+                    return Err(e.into());
+                }
+            };
+            if let Some(o) = obs0.as_deref_mut() {
+                o.observe(&r0, total);
+            }
+            if let Some(o) = obs1.as_deref_mut() {
+                o.observe(&r1, total);
+            }
+            let it = fits[0].state().iteration;
+            if it.is_multiple_of(c.checkpoint_every.max(1)) {
+                Self::checkpoint(&fits)?;
+            }
+            if let Some(rule) = &c.early_stop
+                && it.is_multiple_of(rule.check_every.max(1))
+                && self.should_stop(&fits, rule)?
+            {
+                stopped_early = true;
+                break;
+            }
+        }
+        Self::checkpoint(&fits)?;
+        for o in [obs0, obs1].into_iter().flatten() {
+            o.finish();
+        }
+        let iterations = fits[0].state().iteration;
+        let [f0, f1] = fits;
+        let paths = [f0.into_path(), f1.into_path()];
+        let (kl, js, bg) = self.select(&paths)?;
+        Ok(PipelineResult {
+            config: self.config.clone(),
+            paths,
+            feature_consistency: kl,
+            feature_consistency_js: js,
+            best_generalization: bg,
+            iterations,
+            stopped_early,
+            seconds: start.elapsed().as_secs_f64(),
+        })
+    }
+
+    /// Writes both fits' checkpoints (if checkpointing is on).
+    fn checkpoint(fits: &[Fit<SpikeProblem>; 2]) -> Result<(), Error> {
+        for f in fits {
+            if let Some(cp) = &f.config().checkpoint {
+                f.write_checkpoint(&cp.path)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn should_stop(&self, fits: &[Fit<SpikeProblem>; 2], rule: &EarlyStop) -> Result<bool, Error> {
+        let p0 = fits[0].path().path_points();
+        let p1 = fits[1].path().path_points();
+        let kl = self.config.consistency_kl.select(self.grid.w(), &p0, &p1)?;
+        let Some(end) = kl.axis.last().copied() else {
+            return Ok(false);
+        };
+        let crossed = kl.crossed && kl.m_star + rule.margin <= end;
+        let it = fits[0].state().iteration as f64;
+        let behind = [&p0, &p1].iter().all(|p| {
+            best_generalization(p)
+                .map(|bg| (bg.iteration as f64) < rule.validation_behind * it)
+                .unwrap_or(false)
+        });
+        Ok(crossed && behind)
+    }
+
+    fn select(
+        &self,
+        paths: &[FitPath; 2],
+    ) -> Result<
+        (
+            FeatureConsistencyResult,
+            FeatureConsistencyResult,
+            [BestGeneralizationResult; 2],
+        ),
+        Error,
+    > {
+        let p0 = paths[0].path_points();
+        let p1 = paths[1].path_points();
+        let w = self.grid.w();
+        let kl = self.config.consistency_kl.select(w, &p0, &p1)?;
+        let js = self.config.consistency_js.select(w, &p0, &p1)?;
+        let bg = [best_generalization(&p0)?, best_generalization(&p1)?];
+        Ok((kl, js, bg))
+    }
+}
