@@ -48,6 +48,20 @@ impl BandSym {
     pub fn is_finite(&self) -> bool {
         self.data.iter().all(|v| v.is_finite())
     }
+    /// The infinity norm (largest absolute row sum), O(n b).
+    pub fn norm_inf(&self) -> f64 {
+        let mut rows = vec![0.0f64; self.n];
+        for i in 0..self.n {
+            for d in 0..=self.b.min(self.n - 1 - i) {
+                let v = self.data[i * (self.b + 1) + d].abs();
+                rows[i] += v;
+                if d > 0 {
+                    rows[i + d] += v;
+                }
+            }
+        }
+        rows.into_iter().fold(0.0, f64::max)
+    }
     /// The dense matrix.
     pub fn to_dense(&self) -> Mat {
         let mut m = Mat::zeros(self.n, self.n);
