@@ -309,7 +309,13 @@ impl BlockAccumulator {
             let mut s = 0.0;
             for c in 0..len {
                 let t = isi[lo + c];
-                s += self.a_blk.get(j, c) * self.post.get(k, c) * interval_kernel(mu[j], mu[k], t);
+                // I_jj(t) = t E_j(t), with the decay already computed (and cut where negligible).
+                let kernel = if j == k {
+                    t * decays.get(j, lo + c)
+                } else {
+                    interval_kernel(mu[j], mu[k], t)
+                };
+                s += self.a_blk.get(j, c) * self.post.get(k, c) * kernel;
             }
             self.close_sum[slot] += s;
         }
@@ -355,7 +361,12 @@ impl BlockAccumulator {
 /// scale factors.
 pub(crate) fn interval_kernel(mu_j: f64, mu_k: f64, t: f64) -> f64 {
     let gap = (mu_j - mu_k).abs();
-    let head = (-mu_j.min(mu_k) * t).exp();
+    let x = mu_j.min(mu_k) * t;
+    if x > DECAY_CUT {
+        // Below exp(-DECAY_CUT) of the leading term, as the decays are cut.
+        return 0.0;
+    }
+    let head = (-x).exp();
     if gap == 0.0 {
         head * t
     } else {
