@@ -117,13 +117,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         )
     })?;
     let path = fit.path();
-    let last = path.models.last().context("the fit saved no model")?;
-    let final_model = last.params.to_model(&setup.grid, setup.model.boundary())?;
+    let last = path.records.last().context("the fit ran no iteration")?;
+    // The parameters after the last update (the path keeps models on its save schedule).
+    let final_model = fit
+        .state()
+        .params
+        .to_model(&setup.grid, setup.model.boundary())?;
     latentflow::ModelFile::write(&final_model, &args.out.join("final_model.json"))?;
     let summary = json!({
         "iterations": path.records.len(),
         "seconds": start.elapsed().as_secs_f64(),
-        "final": last.record,
+        "last_iteration": last,
         "best_validation": path.records.iter()
             .filter_map(|r| r.validation_neg_loglik.map(|v| (r.iteration, v)))
             .min_by(|a, b| a.1.total_cmp(&b.1))

@@ -15,7 +15,8 @@ use crate::{Observer, OptimError, Params, Problem, Rates};
 
 /// Which iterations keep their model in the path: every one below `dense_until`, then
 /// `per_decade` log-spaced ones per factor of ten (the selection needs the whole path, and
-/// paths run to 50,000+ iterations). The last iteration of a run is always kept.
+/// paths run to 50,000+ iterations). The schedule depends on the iteration alone, so a resumed
+/// fit keeps exactly the models an uninterrupted one keeps.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct SaveSchedule {
     /// Save every iteration below this.
@@ -363,8 +364,7 @@ impl<P: Problem> Fit<P> {
         if !next.is_finite() {
             return Err(diverged("the update produced non-finite parameters".into()));
         }
-        let last = i + 1 == self.config.iterations;
-        if self.config.save.saves(i) || last {
+        if self.config.save.saves(i) {
             self.state.path.models.push(SavedModel {
                 record,
                 params: self.state.params.clone(),

@@ -60,10 +60,14 @@ fn recover(ne: usize, nv: usize, spikes: u64, iterations: u64, lr: f64) -> (f64,
         nv,
     );
     fit.run(&mut []).unwrap();
-    let last = fit.path().models.last().unwrap();
+    let last = fit
+        .state()
+        .params
+        .to_model(&grid, BoundaryMode::Reflecting)
+        .unwrap();
     (
         symmetric_kl(w, &initial, &truth).unwrap(),
-        symmetric_kl(w, &last.peq, &truth).unwrap(),
+        symmetric_kl(w, last.peq(), &truth).unwrap(),
     )
 }
 
