@@ -1,6 +1,7 @@
 //! The `latentflow` command-line tool.
 
 mod demo;
+mod experiment;
 mod fit;
 mod init;
 mod loglik;
@@ -25,6 +26,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Split data into halves, fit both, select by feature consistency and best generalisation.
     Select(select::SelectArgs),
+    /// The paper's synthetic experiments: many samples through the pipeline, with a summary.
+    Experiment(experiment::ExperimentCommand),
     /// Fit a model to training data, validated on held-out data.
     Fit(fit::FitArgs),
     /// Evaluate -log L (and gradients) of a saved model on data.
@@ -38,6 +41,7 @@ fn main() {
     let result = match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Select(args) => select::run(args),
+        Command::Experiment(args) => experiment::run(args),
         Command::Fit(args) => fit::run(args),
         Command::Loglik(args) => loglik::run(args),
         Command::Simulate(args) => simulate::run(args),
