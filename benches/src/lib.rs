@@ -1,1 +1,76 @@
-//! Criterion benches for latentflow live in `benches/`.
+//! Shared set-up for latentflow's criterion benches: the paper's double-well problem and the
+//! original package's 10,000-spike benchmark data (`fixtures/bench/paper_double_well_10k.json`).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use latentflow_data::{SpikeData, Trial};
+use latentflow_likelihood::{Model, ModelParts, peq_from_force};
+use latentflow_spectral::{BoundaryMode, Grid};
+
+/// D of the paper's ground truth (1/s).
+pub const PAPER_D: f64 = 10.0;
+
+/// The paper grid: [-1, 1], 256 elements of 8 GLL nodes (N = 1793).
+pub fn paper_grid() -> Arc<Grid> {
+    Arc::new(Grid::new(-1.0, 1.0, 256, 8).expect("paper grid"))
+}
+
+/// Potential of the paper's double well, Phi = 2 (s^4 - 2 s^2) with s = x / 0.6.
+pub fn double_well_potential(x: f64) -> f64 {
+    let s = x / 0.6;
+    2.0 * (s.powi(4) - 2.0 * s * s)
+}
+
+/// The paper's ground-truth model on `grid`: double well, D = 10, one neuron
+/// f(x) = max(100 (x + 1), 1) Hz, with the given boundary mode.
+pub fn paper_model(grid: &Arc<Grid>, boundary: BoundaryMode) -> Model {
+    let force: Vec<f64> = grid
+        .x()
+        .iter()
+        .map(|&x| {
+            let s = x / 0.6;
+            -2.0 * (4.0 * s.powi(3) - 4.0 * s) / 0.6
+        })
+        .collect();
+    let rate: Vec<f64> = grid.x().iter().map(|x| (100.0 * (x + 1.0)).max(1.0)).collect();
+    Model::new(
+        grid.clone(),
+        ModelParts {
+            boundary,
+            peq: peq_from_force(grid, &force).expect("peq"),
+            p0: None,
+            d: PAPER_D,
+            rates: vec![rate],
+        },
+    )
+    .expect("paper model")
+}
+
+/// The original package's benchmark data: one 100 s trial with 9,857 spikes.
+pub fn paper_data() -> SpikeData {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/paper_double_well_10k.json");
+    let text = std::fs::read_to_string(&path).expect("benchmark data");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let trials = v["trials"]
+        .as_array()
+        .expect("trials")
+        .iter()
+        .map(|t| {
+            let isi: Vec<f64> = t["isi"]
+                .as_array()
+                .expect("isi")
+                .iter()
+                .map(|x| x.as_f64().expect("number"))
+                .collect();
+            let neuron = t["neuron"]
+                .as_array()
+                .expect("neuron")
+                .iter()
+                .map(|n| u32::try_from(n.as_i64().expect("id")).ok())
+                .collect();
+            Trial::new(isi, neuron).expect("trial")
+        })
+        .collect();
+    SpikeData::new(1, trials).expect("data")
+}

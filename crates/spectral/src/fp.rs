@@ -73,6 +73,11 @@ impl FokkerPlanck {
         })
     }
 
+    /// The underlying Sturm–Liouville problem (its banded pencil and reduction).
+    pub fn problem(&self) -> &SturmLiouville {
+        &self.problem
+    }
+
     /// Modes available (N - 2 in both boundary modes).
     pub fn max_modes(&self) -> usize {
         self.problem.max_modes()

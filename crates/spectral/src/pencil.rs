@@ -33,6 +33,8 @@ pub(crate) struct Reduction {
     rows: Vec<Vec<(usize, f64)>>,
     /// Number of reduced unknowns.
     n: usize,
+    /// Node of reduced unknown 0 (unknown r is node first + r).
+    first: usize,
 }
 
 impl Reduction {
@@ -68,7 +70,12 @@ impl Reduction {
                 .map(|j| (base + j - first, -d[k][j] / d[k][k]))
                 .collect();
         }
-        Reduction { n_full, rows, n }
+        Reduction {
+            n_full,
+            rows,
+            n,
+            first,
+        }
     }
 
     /// Number of reduced unknowns.
@@ -103,6 +110,16 @@ impl Reduction {
                     }
                 }
             }
+        }
+        out
+    }
+
+    /// Reduced unknowns (the values at the free nodes) from nodal vectors (columns).
+    fn restrict(&self, v: &Mat) -> Mat {
+        let mut out = Mat::zeros(self.n, v.ncols());
+        for k in 0..v.ncols() {
+            out.col_mut(k)
+                .copy_from_slice(&v.col(k)[self.first..self.first + self.n]);
         }
         out
     }
@@ -260,6 +277,20 @@ impl SturmLiouville {
     /// The reduced pencil.
     pub fn pencil(&self) -> &BandedPencil {
         &self.pencil
+    }
+
+    /// Reduced unknowns of nodal vectors (columns of `vectors`, N rows): the values at the
+    /// nodes that are not removed or eliminated by the boundary conditions, in the pencil's
+    /// ordering. For checking residuals of [`SturmLiouville::pencil`].
+    pub fn restrict(&self, vectors: &Mat) -> Result<Mat, SpectralError> {
+        if vectors.nrows() != self.reduction.n_full {
+            return Err(SpectralError::LengthMismatch {
+                what: "eigenvector".into(),
+                expected: self.reduction.n_full,
+                got: vectors.nrows(),
+            });
+        }
+        Ok(self.reduction.restrict(vectors))
     }
 
     /// Number of eigenpairs available.

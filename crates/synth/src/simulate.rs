@@ -85,8 +85,11 @@ impl TrialLength {
         match *self {
             TrialLength::Fixed(t) if ok(t) => Ok(()),
             TrialLength::Uniform { min, max } if ok(min) && ok(max) && min <= max => Ok(()),
-            _ => Err(SynthError::InvalidParameter(format!(
-                "trial length {self:?}: lengths must be finite and > 0 (and min <= max)"
+            TrialLength::Fixed(t) => Err(SynthError::InvalidParameter(format!(
+                "trial length {t} s: must be finite and > 0"
+            ))),
+            TrialLength::Uniform { min, max } => Err(SynthError::InvalidParameter(format!(
+                "trial lengths uniform on [{min}, {max}] s: need finite 0 < min <= max"
             ))),
         }
     }
