@@ -271,14 +271,19 @@ pub struct Simulator {
     a: f64,
     b: f64,
     inv_h: f64,
+    /// -a / h: the cell coordinate of x is x inv_h + cell_offset.
+    cell_offset: f64,
     /// sqrt(2 D dt).
     sigma: f64,
     /// 1 / (D dt).
     inv_ddt: f64,
-    /// Values per table cell: drift D dt F and its increment to the next node, then for each
-    /// neuron f dt / 2 and its increment.
-    row: usize,
-    cells: Vec<f64>,
+    /// Per table cell, the Euler–Maruyama map without noise, x + D dt F(x) interpolated
+    /// linearly, as (intercept, slope) in x: the next state is intercept + slope x + noise.
+    /// Kept apart from the rates so that this lookup (on the step-to-step dependency chain)
+    /// touches a small table, and sized so that the index needs no bounds check.
+    step: Box<[[f64; 2]; TABLE_CELLS]>,
+    /// Per table cell and neuron, f dt / 2 as (intercept, slope) in x: 2 K values per cell.
+    rates: Vec<f64>,
     initial: InitialSampler,
     expected_rate: f64,
 }
@@ -363,16 +368,19 @@ impl Simulator {
                 });
             }
         }
-        let row = 2 * (1 + rates.len());
-        let mut cells = Vec::with_capacity(row * TABLE_CELLS);
+        let mut step = Box::new([[0.0; 2]; TABLE_CELLS]);
+        let mut rate_cells = Vec::with_capacity(2 * rates.len() * TABLE_CELLS);
+        // The line through (x0, v0) and (x1, v1) as (intercept, slope).
+        let line = |x0: f64, x1: f64, v0: f64, v1: f64| {
+            let slope = (v1 - v0) / (x1 - x0);
+            [v0 - slope * x0, slope]
+        };
         for i in 0..TABLE_CELLS {
-            let drift = d * dt * force[i];
-            cells.push(drift);
-            cells.push(d * dt * force[i + 1] - drift);
+            let (x0, x1) = (node(i), node(i + 1));
+            let [p, q] = line(x0, x1, d * dt * force[i], d * dt * force[i + 1]);
+            step[i] = [p, 1.0 + q];
             for r in &rates {
-                let half = 0.5 * dt * r[i];
-                cells.push(half);
-                cells.push(0.5 * dt * r[i + 1] - half);
+                rate_cells.extend(line(x0, x1, 0.5 * dt * r[i], 0.5 * dt * r[i + 1]));
             }
         }
 
@@ -424,10 +432,11 @@ impl Simulator {
             a,
             b,
             inv_h: 1.0 / h,
+            cell_offset: -a / h,
             sigma: (2.0 * d * dt).sqrt(),
             inv_ddt: 1.0 / (d * dt),
-            row,
-            cells,
+            step,
+            rates: rate_cells,
             initial,
             expected_rate,
             config,
@@ -490,13 +499,20 @@ impl Simulator {
             _ => {}
         }
         let threads = rayon::current_num_threads() as u64;
+        // Reflecting trials of fixed length: the number still needed for Amount::Seconds is
+        // known exactly, so no spare trial is simulated (it would double the work of a
+        // single-trial data set).
+        let exact = !absorbing && matches!(length, TrialLength::Fixed(_));
         let mut out: Vec<TrialSample> = Vec::new();
         let (mut time, mut spikes) = (0.0f64, 0u64);
         let mut next = 0u64;
         loop {
             let wanted = match amount {
                 Amount::Trials(n) => n - next,
-                Amount::Seconds(t) => ((t - time) / mean_len).ceil() as u64 + 1,
+                Amount::Seconds(t) => {
+                    let need = ((t - time) / mean_len).ceil().max(1.0) as u64;
+                    if exact { need } else { need + 1 }
+                }
                 Amount::Spikes(s) => {
                     let per_trial = self.expected_rate * mean_len;
                     ((s - spikes) as f64 / per_trial * 1.05).ceil() as u64 + 1
@@ -504,6 +520,7 @@ impl Simulator {
             };
             let batch = match amount {
                 Amount::Trials(_) => wanted,
+                Amount::Seconds(_) if exact => wanted.min(4096),
                 _ => wanted.clamp(threads, 4096),
             };
             if next + batch > MAX_TRIALS {
@@ -534,7 +551,8 @@ impl Simulator {
                 let done = match amount {
                     Amount::Trials(n) => out.len() as u64 == n,
                     Amount::Spikes(n) => spikes >= n,
-                    Amount::Seconds(_) => false,
+                    // Done up to round-off of the summed durations (no sliver of a trial).
+                    Amount::Seconds(t) => time >= t * (1.0 - 1e-12),
                 };
                 if done {
                     return Ok(out);
@@ -580,12 +598,17 @@ impl Simulator {
         }
     }
 
-    /// Table row offset and the fraction within the cell for x in [a, b].
+    /// The table cell that holds x in [a, b].
     #[inline(always)]
-    fn locate(&self, x: f64) -> (usize, f64) {
-        let u = (x - self.a) * self.inv_h;
-        let i = (u as usize).min(TABLE_CELLS - 1);
-        (i * self.row, u - i as f64)
+    fn cell(&self, x: f64) -> usize {
+        ((x * self.inv_h + self.cell_offset) as usize).min(TABLE_CELLS - 1)
+    }
+
+    /// The rate coefficients (f dt / 2 as intercept and slope, per neuron) of the cell of x.
+    #[inline(always)]
+    fn rate_row(&self, x: f64, k: usize) -> &[f64] {
+        let o = self.cell(x) * 2 * k;
+        &self.rates[o..o + 2 * k]
     }
 
     fn draw_initial(&self, rng: &mut impl Rng) -> f64 {
@@ -620,11 +643,9 @@ impl Simulator {
         });
         let mut countdown = stride;
 
-        let (o, fr) = self.locate(x);
-        let c = &self.cells[o..o + self.row];
-        let mut drift = c[0] + c[1] * fr;
+        let c = self.rate_row(x, k);
         for n in 0..k {
-            half_rate[n] = c[2 + 2 * n] + c[3 + 2 * n] * fr;
+            half_rate[n] = c[2 * n] + c[2 * n + 1] * x;
         }
         let mut end = len;
         let mut absorbed = false;
@@ -633,7 +654,8 @@ impl Simulator {
         for step in 0..n_steps {
             let t0 = step as f64 * dt;
             let z: f64 = StandardNormal.sample(rng);
-            let mut xn = x + drift + self.sigma * z;
+            let [p, q] = self.step[self.cell(x)];
+            let mut xn = (p + self.sigma * z) + q * x;
             if ABSORBING {
                 // (bound, fraction of the step at which it is reached)
                 let exit = if xn <= a {
@@ -645,10 +667,9 @@ impl Simulator {
                 };
                 if let Some((bound, theta)) = exit {
                     let t_exit = t0 + theta * dt;
-                    let (o, fr) = self.locate(bound);
-                    let c = &self.cells[o..o + self.row];
+                    let c = self.rate_row(bound, k);
                     for n in 0..k {
-                        let inc = theta * (half_rate[n] + c[2 + 2 * n] + c[3 + 2 * n] * fr);
+                        let inc = theta * (half_rate[n] + c[2 * n] + c[2 * n + 1] * bound);
                         if inc > remaining[n] {
                             let r = &mut remaining[n];
                             emit(rng, r, inc, t0, theta * dt, n as u32, &mut spikes);
@@ -665,11 +686,9 @@ impl Simulator {
             } else if xn < a || xn > b {
                 xn = reflect(xn, a, b);
             }
-            let (o, fr) = self.locate(xn);
-            let c = &self.cells[o..o + self.row];
-            drift = c[0] + c[1] * fr;
+            let c = self.rate_row(xn, k);
             for n in 0..k {
-                let h = c[2 + 2 * n] + c[3 + 2 * n] * fr;
+                let h = c[2 * n] + c[2 * n + 1] * xn;
                 let inc = half_rate[n] + h;
                 half_rate[n] = h;
                 if inc > remaining[n] {
