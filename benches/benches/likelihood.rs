@@ -39,7 +39,9 @@ fn likelihood(c: &mut Criterion) {
             lik.neg_loglik_and_grad(&data, request).unwrap()
         })
     });
-    group.bench_function("loglik_paper", |b| b.iter(|| setup.neg_loglik(&data).unwrap()));
+    group.bench_function("loglik_paper", |b| {
+        b.iter(|| setup.neg_loglik(&data).unwrap())
+    });
     group.bench_function("setup_cold_paper", |b| {
         b.iter(|| Likelihood::new(&model, 64, &solver).unwrap())
     });

@@ -33,7 +33,11 @@ pub fn paper_model(grid: &Arc<Grid>, boundary: BoundaryMode) -> Model {
             -2.0 * (4.0 * s.powi(3) - 4.0 * s) / 0.6
         })
         .collect();
-    let rate: Vec<f64> = grid.x().iter().map(|x| (100.0 * (x + 1.0)).max(1.0)).collect();
+    let rate: Vec<f64> = grid
+        .x()
+        .iter()
+        .map(|x| (100.0 * (x + 1.0)).max(1.0))
+        .collect();
     Model::new(
         grid.clone(),
         ModelParts {
@@ -49,7 +53,8 @@ pub fn paper_model(grid: &Arc<Grid>, boundary: BoundaryMode) -> Model {
 
 /// The original package's benchmark data: one 100 s trial with 9,857 spikes.
 pub fn paper_data() -> SpikeData {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/paper_double_well_10k.json");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/paper_double_well_10k.json");
     let text = std::fs::read_to_string(&path).expect("benchmark data");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     let trials = v["trials"]

@@ -18,7 +18,10 @@ const GRID: GridSpec = GridSpec {
     np: 8,
 };
 
-fn setup(spikes: u64, iterations: u64) -> (latentflow::data::SpikeData, Model, PipelineConfig, Vec<f64>) {
+fn setup(
+    spikes: u64,
+    iterations: u64,
+) -> (latentflow::data::SpikeData, Model, PipelineConfig, Vec<f64>) {
     let grid = GRID.build().unwrap();
     let data = Simulator::new(SimulationConfig::paper())
         .unwrap()
@@ -62,7 +65,10 @@ fn setup(spikes: u64, iterations: u64) -> (latentflow::data::SpikeData, Model, P
 fn the_pipeline_selects_consistently_with_its_curves() {
     let (data, initial, mut config, _) = setup(6_000, 1_500);
     config.early_stop = None;
-    let r = Pipeline::new(&data, &initial, config).unwrap().run([None, None]).unwrap();
+    let r = Pipeline::new(&data, &initial, config)
+        .unwrap()
+        .run([None, None])
+        .unwrap();
     assert_eq!(r.iterations, 1_500);
     assert_eq!(r.paths[0].records.len(), 1_500);
     for fc in [&r.feature_consistency, &r.feature_consistency_js] {
@@ -92,15 +98,29 @@ fn the_pipeline_selects_consistently_with_its_curves() {
 #[ignore = "several minutes; run with --ignored"]
 fn feature_consistency_recovers_the_double_well() {
     let (data, initial, config, truth) = setup(20_000, 20_000);
-    let r = Pipeline::new(&data, &initial, config).unwrap().run([None, None]).unwrap();
+    let r = Pipeline::new(&data, &initial, config)
+        .unwrap()
+        .run([None, None])
+        .unwrap();
     let grid = GRID.build().unwrap();
     let kl = &r.feature_consistency;
-    assert!(kl.crossed, "the KL curve never crossed its threshold: {:?}", kl.warnings);
-    for (path, index) in [(&r.paths[0], kl.selected.index1), (&r.paths[1], kl.selected.index2)] {
+    assert!(
+        kl.crossed,
+        "the KL curve never crossed its threshold: {:?}",
+        kl.warnings
+    );
+    for (path, index) in [
+        (&r.paths[0], kl.selected.index1),
+        (&r.paths[1], kl.selected.index2),
+    ] {
         let peq = &path.models[index].peq;
         let d = symmetric_kl(grid.w(), peq, &truth).unwrap();
         let wells = find_wells(grid.x(), peq, 0.5).unwrap();
-        assert!(d < 0.05, "selected model is {d} from the truth (M* {})", kl.m_star);
+        assert!(
+            d < 0.05,
+            "selected model is {d} from the truth (M* {})",
+            kl.m_star
+        );
         assert_eq!(wells.len(), 2, "wells at {wells:?}");
     }
 }
