@@ -77,14 +77,25 @@ impl BandSym {
     /// y = A x.
     pub fn mul_vec(&self, x: &[f64], y: &mut [f64]) {
         let (n, b) = (self.n, self.b);
+        assert!(
+            x.len() == n && y.len() == n,
+            "BandSym::mul_vec: wrong length"
+        );
         y.fill(0.0);
-        for i in 0..n {
-            let row = &self.data[i * (b + 1)..(i + 1) * (b + 1)];
-            y[i] += row[0] * x[i];
-            for d in 1..=b.min(n - 1 - i) {
-                y[i] += row[d] * x[i + d];
-                y[i + d] += row[d] * x[i];
+        for (i, row) in self.data.chunks_exact(b + 1).enumerate() {
+            let reach = b.min(n - 1 - i);
+            let xi = x[i];
+            // Row i of the upper band times x, and its transpose scattered below the diagonal.
+            let mut acc = row[0] * xi;
+            for ((a, xv), yv) in row[1..=reach]
+                .iter()
+                .zip(&x[i + 1..=i + reach])
+                .zip(&mut y[i + 1..=i + reach])
+            {
+                acc += a * xv;
+                *yv += a * xi;
             }
+            y[i] += acc;
         }
     }
     /// Y = A X for every column.
@@ -97,6 +108,18 @@ impl BandSym {
     }
     /// self - shift * other (same size; bandwidth the larger of the two).
     pub fn shifted(&self, shift: f64, other: &BandSym) -> BandSym {
+        if self.b == other.b {
+            return BandSym {
+                n: self.n,
+                b: self.b,
+                data: self
+                    .data
+                    .iter()
+                    .zip(&other.data)
+                    .map(|(a, o)| a - shift * o)
+                    .collect(),
+            };
+        }
         let b = self.b.max(other.b);
         let mut out = BandSym::zeros(self.n, b);
         for i in 0..self.n {
@@ -112,6 +135,7 @@ impl BandSym {
         // l[i * (b + 1) + d] = L[i + d][i] (unit lower band, stored by column), d[i] = D_i.
         let mut l = self.data.clone();
         let mut d = vec![0.0; n];
+        let mut col = vec![0.0; b + 1];
         for k in 0..n {
             let pivot = l[k * (b + 1)];
             if !(pivot.is_finite() && pivot != 0.0) {
@@ -120,14 +144,16 @@ impl BandSym {
             d[k] = pivot;
             let reach = b.min(n - 1 - k);
             // Column k of L: L[k + i][k] = A[k][k + i] / D_k (A being updated in place).
-            for i in 1..=reach {
-                l[k * (b + 1) + i] /= pivot;
+            for v in &mut l[k * (b + 1) + 1..=k * (b + 1) + reach] {
+                *v /= pivot;
             }
-            // Update the trailing block: A[k+i][k+j] -= L[k+i][k] D_k L[k+j][k].
+            col[..=reach].copy_from_slice(&l[k * (b + 1)..=k * (b + 1) + reach]);
+            // Update the trailing block: A[k+i][k+j] -= L[k+i][k] D_k L[k+j][k], j >= i.
             for i in 1..=reach {
-                let li = l[k * (b + 1) + i] * pivot;
-                for j in i..=reach {
-                    l[(k + i) * (b + 1) + (j - i)] -= li * l[k * (b + 1) + j];
+                let li = col[i] * pivot;
+                let row = &mut l[(k + i) * (b + 1)..=(k + i) * (b + 1) + (reach - i)];
+                for (dst, c) in row.iter_mut().zip(&col[i..=reach]) {
+                    *dst -= li * c;
                 }
             }
             l[k * (b + 1)] = 1.0;

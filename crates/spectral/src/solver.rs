@@ -4,6 +4,7 @@
 use crate::SpectralError;
 use crate::dense::{Mat, generalized_eigen, matmul, sym_eigen};
 use crate::pencil::BandedPencil;
+use faer::{Accum, MatMut, MatRef, Par};
 
 /// What a solver returns, in the pencil's (reduced) unknowns.
 #[derive(Debug, Clone)]
@@ -139,6 +140,31 @@ fn symmetrize(a: &mut Mat) {
     }
 }
 
+/// w -= Q (M Q)^T w over the first `cols` columns of the column-major bases `q`, `mq` (n rows
+/// each, n = w.len()): one Gram–Schmidt pass in the M inner product, as two matrix-vector
+/// products. `coef` (>= cols long) is scratch.
+fn project_out(q: &[f64], mq: &[f64], cols: usize, w: &mut [f64], coef: &mut [f64]) {
+    let n = w.len();
+    let qv = MatRef::from_column_major_slice(&q[..n * cols], n, cols);
+    let mqv = MatRef::from_column_major_slice(&mq[..n * cols], n, cols);
+    faer::linalg::matmul::matmul(
+        MatMut::from_column_major_slice_mut(&mut coef[..cols], cols, 1),
+        Accum::Replace,
+        mqv.transpose(),
+        MatRef::from_column_major_slice(w, n, 1),
+        1.0,
+        Par::Seq,
+    );
+    faer::linalg::matmul::matmul(
+        MatMut::from_column_major_slice_mut(w, n, 1),
+        Accum::Add,
+        qv,
+        MatRef::from_column_major_slice(&coef[..cols], cols, 1),
+        -1.0,
+        Par::Seq,
+    );
+}
+
 fn norm(v: &[f64]) -> f64 {
     v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
@@ -232,10 +258,10 @@ impl BandedSolver {
                 return None;
             }
         };
-        // Lanczos on (K - sigma M)^-1 M in the M inner product.
-        let max_steps = n;
-        let mut q = Mat::zeros(n, max_steps + 1);
-        let mut mq = Mat::zeros(n, max_steps + 1);
+        // Lanczos on (K - sigma M)^-1 M in the M inner product. The basis Q and M Q grow by
+        // one column per step (column-major, n rows), so nothing of size n^2 is allocated.
+        let mut q: Vec<f64> = Vec::with_capacity(n * (4 * nv + 64).min(n + 1));
+        let mut mq: Vec<f64> = Vec::with_capacity(q.capacity());
         let mut alpha = Vec::new();
         let mut beta: Vec<f64> = Vec::new();
         let start: Vec<f64> = (0..n).map(|i| 1.0 + 0.5 * (0.7 * i as f64).sin()).collect();
@@ -247,31 +273,21 @@ impl BandedSolver {
             .map(|(a, b)| a * b)
             .sum::<f64>()
             .sqrt();
-        q.col_mut(0)
-            .iter_mut()
-            .zip(&start)
-            .for_each(|(d, v)| *d = v / s);
-        mq.col_mut(0)
-            .iter_mut()
-            .zip(&mv)
-            .for_each(|(d, v)| *d = v / s);
+        q.extend(start.iter().map(|v| v / s));
+        mq.extend(mv.iter().map(|v| v / s));
         let mut w = vec![0.0; n];
-        let mut coef = vec![0.0; max_steps + 1];
+        let mut coef = vec![0.0; n + 1];
         let mut check_at = (2 * nv + 30).min(n);
-        for j in 0..max_steps {
-            w.copy_from_slice(mq.col(j));
+        for j in 0..n {
+            let cols = j + 1;
+            let mq_j = &mq[j * n..cols * n];
+            w.copy_from_slice(mq_j);
             factor.solve_in_place(&mut w);
             // alpha_j = q_j^T M Op q_j.
-            let a_j: f64 = mq.col(j).iter().zip(&w).map(|(a, b)| a * b).sum();
+            let a_j: f64 = mq_j.iter().zip(&w).map(|(a, b)| a * b).sum();
             // Full reorthogonalisation (twice) against q_0..q_j in the M inner product.
             for _ in 0..2 {
-                for (k, c) in coef.iter_mut().enumerate().take(j + 1) {
-                    *c = mq.col(k).iter().zip(&w).map(|(a, b)| a * b).sum();
-                }
-                for k in 0..=j {
-                    let c = coef[k];
-                    w.iter_mut().zip(q.col(k)).for_each(|(x, y)| *x -= c * y);
-                }
+                project_out(&q, &mq, cols, &mut w, &mut coef);
             }
             alpha.push(a_j);
             p.m.mul_vec(&w, &mut mv);
@@ -293,14 +309,8 @@ impl BandedSolver {
                 check_at = (check_at + nv / 2 + 10).min(n);
             }
             beta.push(b_j);
-            q.col_mut(j + 1)
-                .iter_mut()
-                .zip(&w)
-                .for_each(|(d, v)| *d = v / b_j);
-            mq.col_mut(j + 1)
-                .iter_mut()
-                .zip(&mv)
-                .for_each(|(d, v)| *d = v / b_j);
+            q.extend(w.iter().map(|v| v / b_j));
+            mq.extend(mv.iter().map(|v| v / b_j));
         }
         None
     }
@@ -310,7 +320,7 @@ impl BandedSolver {
         &self,
         p: &BandedPencil,
         nv: usize,
-        q: &Mat,
+        q: &[f64],
         alpha: &[f64],
         beta: &[f64],
         b_last: f64,
@@ -340,9 +350,16 @@ impl BandedSolver {
         for (c, &i) in wanted.iter().enumerate() {
             sel.col_mut(c).copy_from_slice(s.col(i));
         }
-        let qm = q.first_cols(m);
-        let mut x = Mat::zeros(p.n(), nv);
-        matmul(&mut x, &qm, false, &sel, false, 1.0, 0.0);
+        let n = p.n();
+        let mut x = Mat::zeros(n, nv);
+        faer::linalg::matmul::matmul(
+            x.view_mut(),
+            Accum::Replace,
+            MatRef::from_column_major_slice(&q[..n * m], n, m),
+            sel.view(),
+            1.0,
+            Par::Seq,
+        );
         let (vals, v) = rayleigh_ritz(p, &x, nv)?;
         self.accept(p, vals, v)
     }
