@@ -1,7 +1,7 @@
 //! Criterion group `likelihood`: the paper setting (double well, D = 10, one neuron,
 //! ne = 256, np = 8, nv = 64) on the original package's 10,000-spike data.
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
 use latentflow_benches::{paper_data, paper_grid, paper_model};
 use latentflow_likelihood::{GradRequest, Likelihood};
 use latentflow_spectral::{BandedSolver, BoundaryMode};
@@ -42,13 +42,23 @@ fn likelihood(c: &mut Criterion) {
     group.bench_function("loglik_paper", |b| {
         b.iter(|| setup.neg_loglik(&data).unwrap())
     });
+    // The pieces of loglik_grad_paper: the warm-started set-up, and the passes given it.
+    group.bench_function("setup_warm_paper", |b| {
+        b.iter(|| Likelihood::with_warm_start(&stepped, 64, &solver, setup.modes()).unwrap())
+    });
+    group.bench_function("grad_given_setup_paper", |b| {
+        b.iter(|| setup.neg_loglik_and_grad(&data, request).unwrap())
+    });
     group.bench_function("setup_cold_paper", |b| {
         b.iter(|| Likelihood::new(&model, 64, &solver).unwrap())
     });
     group.finish();
 
     let mut group = c.benchmark_group("likelihood");
+    // Seconds per iteration: criterion's minimum of 10 samples, one iteration each (the
+    // default linear sampling would run 1 + 2 + ... + 10 = 55 iterations).
     group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
     group.bench_function("iteration_absorbing_full", |b| {
         // Set up here so that filtering this id out skips the expensive set-up too.
         let absorbing = paper_model(&grid, BoundaryMode::Absorbing);
