@@ -47,6 +47,8 @@ enum Which {
     FourWell(ExperimentArgs),
     /// Combine the samples found in shard output directories into one summary.
     Merge(MergeArgs),
+    /// The paper's Fig. 3: one fit whose validation -log L is flat over a long stretch of models.
+    Plateau(crate::plateau::PlateauArgs),
 }
 
 /// Arguments of one experiment.
@@ -188,6 +190,7 @@ pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
         Which::DoubleWell(a) => run_experiment("double-well", Potential::paper_double_well(), a),
         Which::TripleWell(a) => run_experiment("triple-well", Potential::triple_well(), a),
         Which::FourWell(a) => run_experiment("four-well", Potential::four_well(), a),
+        Which::Plateau(a) => crate::plateau::run(a),
         Which::Merge(m) => {
             let out = m.out.clone().unwrap_or_else(|| m.dirs[0].clone());
             let summary = merge(&m.dirs, &out)?;

@@ -1,6 +1,6 @@
 //! `latentflow fit`: fit a model to training data, validated on held-out data.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use latentflow::data::SpikeData;
@@ -10,7 +10,7 @@ use latentflow::optim::{
 use latentflow::spectral::BandedSolver;
 use serde_json::json;
 
-use crate::init::InitArgs;
+use crate::init::{InitArgs, InitSetup};
 use crate::report;
 
 /// Arguments of `latentflow fit`.
@@ -47,32 +47,47 @@ pub struct FitArgs {
     quiet: bool,
 }
 
-/// Runs `latentflow fit`.
-pub fn run(args: FitArgs) -> anyhow::Result<()> {
-    let read = |p: &PathBuf| {
-        SpikeData::read(p).with_context(|| format!("reading spike data {}", p.display()))
-    };
-    let train = read(&args.data)?;
-    let validation = args.validation.as_ref().map(read).transpose()?;
-    let setup = args.init.build(&train)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
-    let checkpoint = args.out.join("fit.ckpt");
+/// How a single fit runs (shared by `fit` and `experiment plateau`).
+pub struct FitOptions {
+    /// Gradient-descent iterations.
+    pub iterations: u64,
+    /// Learning rate for F.
+    pub lr: f64,
+    /// Adam instead of gradient descent.
+    pub adam: bool,
+    /// Checkpoint period (iterations), into `OUT/fit.ckpt`.
+    pub checkpoint_every: u64,
+    /// Continue from `OUT/fit.ckpt`.
+    pub resume: bool,
+    /// No progress bar.
+    pub quiet: bool,
+}
+
+/// Fits `setup`'s model to `train` (validated on `validation`), checkpointing into
+/// `out/fit.ckpt`; whatever happens, the path so far is written to `out/fit_path.json`.
+pub fn run_fit(
+    setup: &InitSetup,
+    train: SpikeData,
+    validation: Option<SpikeData>,
+    options: &FitOptions,
+    out: &Path,
+) -> anyhow::Result<Fit<SpikeProblem>> {
+    let checkpoint = out.join("fit.ckpt");
     let config = FitConfig {
-        iterations: args.iterations,
-        method: if args.adam {
+        iterations: options.iterations,
+        method: if options.adam {
             Method::adam()
         } else {
             Method::GradientDescent
         },
         learning_rates: LearningRates {
-            force: args.lr,
+            force: options.lr,
             ..LearningRates::default()
         },
         fit: setup.fit,
         checkpoint: Some(CheckpointConfig {
             path: checkpoint.clone(),
-            every: args.checkpoint_every,
+            every: options.checkpoint_every,
         }),
         ..FitConfig::default()
     };
@@ -84,7 +99,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
         setup.nv,
         Box::new(BandedSolver::default()),
     );
-    let mut fit = if args.resume {
+    let mut fit = if options.resume {
         Fit::resume(problem, config, &checkpoint)?
     } else {
         let params = Params::from_model(&setup.model, setup.fit.fr || setup.fit.c)?;
@@ -97,15 +112,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             setup.nv,
         )
     };
-    let start = std::time::Instant::now();
-    let mut bar = (!args.quiet).then(|| ProgressObserver::new("fit", args.iterations));
+    let mut bar = (!options.quiet).then(|| ProgressObserver::new("fit", options.iterations));
     let mut observers: Vec<&mut dyn latentflow::optim::Observer> = Vec::new();
     if let Some(b) = bar.as_mut() {
         observers.push(b);
     }
     let outcome = fit.run(&mut observers);
-    // Whatever happened, the path so far is written.
-    let path_file = args.out.join("fit_path.json");
+    let path_file = out.join("fit_path.json");
     fit.path()
         .write_json(&path_file)
         .with_context(|| format!("writing {}", path_file.display()))?;
@@ -116,6 +129,29 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             checkpoint.display()
         )
     })?;
+    Ok(fit)
+}
+
+/// Runs `latentflow fit`.
+pub fn run(args: FitArgs) -> anyhow::Result<()> {
+    let read = |p: &PathBuf| {
+        SpikeData::read(p).with_context(|| format!("reading spike data {}", p.display()))
+    };
+    let train = read(&args.data)?;
+    let validation = args.validation.as_ref().map(read).transpose()?;
+    let setup = args.init.build(&train)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let start = std::time::Instant::now();
+    let options = FitOptions {
+        iterations: args.iterations,
+        lr: args.lr,
+        adam: args.adam,
+        checkpoint_every: args.checkpoint_every,
+        resume: args.resume,
+        quiet: args.quiet,
+    };
+    let fit = run_fit(&setup, train, validation, &options, &args.out)?;
     let path = fit.path();
     let last = path.records.last().context("the fit ran no iteration")?;
     // The parameters after the last update (the path keeps models on its save schedule).
