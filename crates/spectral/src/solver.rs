@@ -203,10 +203,16 @@ impl BandedSolver {
     }
 
     fn accept(&self, p: &BandedPencil, vals: Vec<f64>, v: Mat) -> Option<Solution> {
-        if vals.iter().all(|x| x.is_finite())
-            && self.converged(p, &vals, &v)
-            && Self::inertia_ok(p, &vals)
-        {
+        if self.converged(p, &vals, &v) {
+            Self::accept_converged(p, vals, v)
+        } else {
+            None
+        }
+    }
+
+    /// [`Self::accept`] for pairs whose residuals were already checked.
+    fn accept_converged(p: &BandedPencil, vals: Vec<f64>, v: Mat) -> Option<Solution> {
+        if vals.iter().all(|x| x.is_finite()) && Self::inertia_ok(p, &vals) {
             Some(Solution {
                 values: vals,
                 basis: v.clone(),
@@ -220,10 +226,12 @@ impl BandedSolver {
     fn warm(&self, p: &BandedPencil, nv: usize, basis: &Mat) -> Option<Solution> {
         let (mut vals, mut v) = rayleigh_ritz(p, &basis.first_cols(nv), nv)?;
         let n = p.n();
-        for _ in 0..self.warm_sweeps {
-            if self.converged(p, &vals, &v) {
-                break;
+        let mut sweeps = 0;
+        while !self.converged(p, &vals, &v) {
+            if sweeps == self.warm_sweeps {
+                return None;
             }
+            sweeps += 1;
             let mut y = Mat::zeros(n, nv);
             for j in 0..nv {
                 let f = p.k.shifted(vals[j], &p.m).ldlt()?;
@@ -238,7 +246,7 @@ impl BandedSolver {
             }
             (vals, v) = rayleigh_ritz(p, &y, nv)?;
         }
-        self.accept(p, vals, v)
+        Self::accept_converged(p, vals, v)
     }
 
     fn cold(&self, p: &BandedPencil, nv: usize) -> Option<Solution> {
