@@ -264,7 +264,11 @@ fn ldlt_solve_kernel(b: usize, l: &[f64], d: &[f64], x: &mut [f64]) {
     for k in (0..n).rev() {
         let reach = b.min(n - 1 - k);
         let col = &l[k * (b + 1) + 1..=k * (b + 1) + reach];
-        let s: f64 = col.iter().zip(&x[k + 1..=k + reach]).map(|(li, xi)| li * xi).sum();
+        let s: f64 = col
+            .iter()
+            .zip(&x[k + 1..=k + reach])
+            .map(|(li, xi)| li * xi)
+            .sum();
         x[k] -= s;
     }
 }
