@@ -1,8 +1,10 @@
 //! Small dense linear algebra on column-major matrices. faer does the work; it is used only
 //! inside this crate, so other crates depend on this module's stable names instead.
 
-use faer::linalg::solvers::{Llt, SelfAdjointEigen};
-use faer::{Accum, MatMut, MatRef, Par, Side};
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::cholesky::llt::factor::{cholesky_in_place, cholesky_in_place_scratch};
+use faer::linalg::evd::{ComputeEigenvectors, self_adjoint_evd, self_adjoint_evd_scratch};
+use faer::{Accum, MatMut, MatRef, Par};
 use serde::{Deserialize, Serialize};
 
 use crate::SpectralError;
@@ -93,15 +95,6 @@ impl Mat {
     pub(crate) fn view_mut(&mut self) -> MatMut<'_, f64> {
         MatMut::from_column_major_slice_mut(&mut self.data, self.nrows, self.ncols)
     }
-    pub(crate) fn from_faer(m: MatRef<'_, f64>) -> Mat {
-        let mut out = Mat::zeros(m.nrows(), m.ncols());
-        for j in 0..m.ncols() {
-            for i in 0..m.nrows() {
-                out.set(i, j, m[(i, j)]);
-            }
-        }
-        out
-    }
 }
 
 /// Products at least this large (flops) use both cores; smaller ones run sequentially. The
@@ -147,11 +140,32 @@ pub fn sym_eigen(a: &Mat) -> Result<(Vec<f64>, Mat), SpectralError> {
     if a.data.iter().any(|v| !v.is_finite()) {
         return Err(SpectralError::NonFinite("matrix for sym_eigen".into()));
     }
-    let evd = SelfAdjointEigen::new(a.view(), Side::Lower)
-        .map_err(|e| SpectralError::Solver(format!("symmetric eigen decomposition: {e:?}")))?;
-    let s = evd.S();
-    let values: Vec<f64> = (0..a.nrows).map(|i| s[i]).collect();
-    let mut vectors = Mat::from_faer(evd.U());
+    // Sequential on purpose, like the Cholesky factor below: faer's solver types run on its
+    // global parallelism (all rayon threads), and its parallel kernels split the work by
+    // thread count, so the last bits of a fit would depend on the number of threads. The
+    // matrices are small in the fit loops (nv x nv, Rayleigh-Ritz blocks, whole grids of at
+    // most BandedSolver::dense_below nodes); only the dense solver on a large grid (a
+    // fallback, or `loglik --dense`) gives up some speed.
+    let n = a.nrows;
+    let mut vectors = Mat::zeros(n, n);
+    let mut s = faer::diag::Diag::<f64>::zeros(n);
+    let mut mem = MemBuffer::new(self_adjoint_evd_scratch::<f64>(
+        n,
+        ComputeEigenvectors::Yes,
+        Par::Seq,
+        Default::default(),
+    ));
+    self_adjoint_evd(
+        a.view(),
+        s.as_mut(),
+        Some(vectors.view_mut()),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|e| SpectralError::Solver(format!("symmetric eigen decomposition: {e:?}")))?;
+    let s = s.as_ref();
+    let values: Vec<f64> = (0..n).map(|i| s[i]).collect();
     fix_signs(&mut vectors);
     Ok((values, vectors))
 }
@@ -173,10 +187,29 @@ pub fn fix_signs(v: &mut Mat) {
 }
 
 /// Lower Cholesky factor L of a symmetric positive-definite matrix (A = L L^T).
+/// Sequential, for results independent of the thread count (see [`sym_eigen`]).
 pub(crate) fn cholesky(a: &Mat) -> Result<Mat, SpectralError> {
-    let llt = Llt::new(a.view(), Side::Lower)
-        .map_err(|_| SpectralError::NotPositiveDefinite("mass matrix".into()))?;
-    Ok(Mat::from_faer(llt.L()))
+    let n = a.nrows;
+    let mut l = a.clone();
+    let mut mem = MemBuffer::new(cholesky_in_place_scratch::<f64>(
+        n,
+        Par::Seq,
+        Default::default(),
+    ));
+    cholesky_in_place(
+        l.view_mut(),
+        Default::default(),
+        Par::Seq,
+        MemStack::new(&mut mem),
+        Default::default(),
+    )
+    .map_err(|_| SpectralError::NotPositiveDefinite("mass matrix".into()))?;
+    for j in 1..n {
+        for i in 0..j {
+            l.set(i, j, 0.0);
+        }
+    }
+    Ok(l)
 }
 
 /// Solves L X = B in place (L lower triangular).
