@@ -184,8 +184,27 @@ impl Pipeline {
         let mut fits = [self.fit_for(0)?, self.fit_for(1)?];
         let [mut obs0, mut obs1] = observers;
         let total = c.fit.iterations;
-        let mut stopped_early = false;
-        while !(fits[0].is_done() && fits[1].is_done()) {
+        // Resuming: a run stopped between writing the two checkpoints left one fit a
+        // checkpoint interval behind (or without a checkpoint). Bring it level first; each
+        // fit's steps depend on its own state only.
+        let resumed = fits[0].state().iteration.max(fits[1].state().iteration);
+        for f in &mut fits {
+            while f.state().iteration < resumed {
+                f.step()?;
+            }
+        }
+        // Checkpoints are written before the early-stop check of their iteration, and an
+        // early-stopped run's last checkpoint is at the iteration where it stopped: make that
+        // check again, or a resumed run would go on where the uninterrupted one stopped.
+        let mut stopped_early = resumed > 0
+            && match &c.early_stop {
+                Some(rule) => {
+                    resumed.is_multiple_of(rule.check_every.max(1))
+                        && self.should_stop(&fits, rule)?
+                }
+                None => false,
+            };
+        while !(stopped_early || (fits[0].is_done() && fits[1].is_done())) {
             let [f0, f1] = &mut fits;
             let (r0, r1) = rayon::join(|| f0.step(), || f1.step());
             let (r0, r1) = match (r0, r1) {

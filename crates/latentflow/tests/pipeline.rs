@@ -152,3 +152,84 @@ fn a_resumed_pipeline_gives_the_same_result() {
     assert_eq!(straight.feature_consistency, resumed.feature_consistency);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A run stopped between writing the two halves' checkpoints leaves them at different
+/// iterations (or only one of them): the resumed run must still match the uninterrupted one.
+#[test]
+fn a_pipeline_resumed_from_uneven_checkpoints_gives_the_same_result() {
+    let dir = std::env::temp_dir().join(format!("lf-pipeline-uneven-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let (data, initial, mut config, _) = setup(2_000, 200);
+    config.early_stop = None;
+    config.checkpoint_every = 50;
+    let run = |config: &PipelineConfig| {
+        Pipeline::new(&data, &initial, config.clone())
+            .unwrap()
+            .run([None, None])
+            .unwrap()
+    };
+    let straight = run(&config);
+
+    config.checkpoint_dir = Some(dir.clone());
+    let (half1, half2, old) = (
+        dir.join("half-1.ckpt"),
+        dir.join("half-2.ckpt"),
+        dir.join("half-2.old"),
+    );
+    config.fit.iterations = 100;
+    run(&config);
+    std::fs::copy(&half2, &old).unwrap();
+    config.fit.iterations = 150;
+    run(&config);
+    // Half 1 at iteration 150, half 2 at 100.
+    std::fs::rename(&old, &half2).unwrap();
+    config.fit.iterations = 200;
+    let resumed = run(&config);
+    assert_eq!(resumed.iterations, 200);
+    assert_eq!(straight.paths, resumed.paths);
+    assert_eq!(straight.feature_consistency, resumed.feature_consistency);
+
+    // Half 1 at iteration 100, no checkpoint of half 2.
+    std::fs::remove_dir_all(&dir).ok();
+    config.fit.iterations = 100;
+    run(&config);
+    std::fs::remove_file(&half2).unwrap();
+    assert!(half1.exists());
+    config.fit.iterations = 200;
+    let resumed = run(&config);
+    assert_eq!(straight.paths, resumed.paths);
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+/// An early-stopped run's last checkpoint is at the iteration where it stopped; a rerun from
+/// it (e.g. killed while writing its report) must stop there too, not run on.
+#[test]
+fn a_resumed_early_stopped_pipeline_stops_at_the_same_iteration() {
+    let dir = std::env::temp_dir().join(format!("lf-pipeline-stop-{}", std::process::id()));
+    std::fs::remove_dir_all(&dir).ok();
+    let (data, initial, mut config, _) = setup(2_000, 3_000);
+    config.early_stop = Some(EarlyStop {
+        check_every: 20,
+        ..EarlyStop::default()
+    });
+    config.checkpoint_every = 50;
+    config.checkpoint_dir = Some(dir.clone());
+    let run = || {
+        Pipeline::new(&data, &initial, config.clone())
+            .unwrap()
+            .run([None, None])
+            .unwrap()
+    };
+    let first = run();
+    assert!(
+        first.stopped_early && first.iterations < 3_000,
+        "the setting no longer stops early ({} iterations)",
+        first.iterations
+    );
+    let again = run();
+    assert_eq!(again.iterations, first.iterations);
+    assert!(again.stopped_early);
+    assert_eq!(again.paths, first.paths);
+    assert_eq!(again.feature_consistency, first.feature_consistency);
+    std::fs::remove_dir_all(&dir).ok();
+}
