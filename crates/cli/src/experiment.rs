@@ -168,7 +168,7 @@ pub struct SampleResult {
     pub spikes: usize,
     /// Trials simulated.
     pub trials: usize,
-    /// The pipeline settings.
+    /// The pipeline settings, without `checkpoint_dir` (a path in the output directory).
     pub settings: Value,
     /// Iterations each half ran, and whether the stopping rule ended them before the cap.
     pub iterations: u64,
@@ -354,7 +354,7 @@ fn run_sample(
         seed,
         spikes: data.num_spikes(),
         trials: data.num_trials(),
-        settings: serde_json::to_value(&result.config)?,
+        settings: portable_settings(serde_json::to_value(&result.config)?),
         iterations: result.iterations,
         stopped_early: result.stopped_early,
         true_wells,
@@ -369,6 +369,15 @@ fn run_sample(
     // The checkpoints are not needed once the result is written.
     std::fs::remove_dir_all(dir.join("checkpoints")).ok();
     Ok(())
+}
+
+/// The pipeline settings without `checkpoint_dir`: that path names the output directory, and
+/// the results (and the summary built from them) must not depend on where a shard wrote them.
+fn portable_settings(mut settings: Value) -> Value {
+    if let Value::Object(map) = &mut settings {
+        map.remove("checkpoint_dir");
+    }
+    settings
 }
 
 #[allow(clippy::type_complexity)]
@@ -484,7 +493,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Value> {
         "true_wells": results[0].true_wells,
         "well_prominence": WELL_PROMINENCE,
         "recovery_kl": RECOVERY_KL,
-        "settings": results[0].settings,
+        "settings": portable_settings(results[0].settings.clone()),
         "feature_consistency": method(|r| &r.feature_consistency),
         "best_generalization": method(|r| &r.best_generalization),
         "per_sample": per_sample,
