@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::plots::{GREY, HLine, LinePlot, Points, Series, Style, save_panels};
-use crate::report::potential;
+use crate::report::{potential, potential_range, truth_series};
 use crate::select::{PipelineArgs, run_pipeline};
 
 /// Prominence (in units of Phi = -ln peq) a minimum needs to count as a well.
@@ -528,15 +528,11 @@ fn summary_figures(results: &[SampleResult], out: &Path) -> anyhow::Result<()> {
         };
         Ok(potential.peq(&r.feature_consistency.x, &r.feature_consistency.w)?)
     };
-    let truth = potential(&grid_truth(&results[0])?);
-    let top = 1.5 * truth.iter().copied().fold(0.0, f64::max);
+    let truth = grid_truth(&results[0])?;
     let potentials = |title: &str, m: fn(&SampleResult) -> &MethodResult| {
         let mut p = LinePlot::new(title, "x", "Phi = -ln peq");
-        p.y_range = Some((-0.05 * top, top));
-        p.series.push(
-            Series::new("ground truth", x.clone(), truth.clone())
-                .style(Style::colour(GREY).dashed().width(3)),
-        );
+        p.y_range = potential_range(&[], Some(&truth));
+        p.series.push(truth_series(&x, &truth));
         for (i, r) in results.iter().enumerate() {
             let colour = if i % 10 == GREY { 9 } else { i % 10 };
             p.series.push(
@@ -582,13 +578,7 @@ fn summary_figures(results: &[SampleResult], out: &Path) -> anyhow::Result<()> {
                 .style(Style::colour(colour).width(1)),
         );
         if let Some(j) = at {
-            div.points.push(Points {
-                label: String::new(),
-                x: vec![axis[j]],
-                y: vec![d[j]],
-                colour,
-                radius: 4,
-            });
+            div.points.push(Points::marker(axis[j], d[j], colour, 4));
         }
         let bg = &r.best_generalization;
         let it: Vec<f64> = unwrap(&bg.curve[0])
@@ -602,13 +592,7 @@ fn summary_figures(results: &[SampleResult], out: &Path) -> anyhow::Result<()> {
             .iter()
             .position(|&i| i == (bg.iteration[0] as f64).max(1.0))
         {
-            val.points.push(Points {
-                label: String::new(),
-                x: vec![it[j]],
-                y: vec![v[j]],
-                colour,
-                radius: 4,
-            });
+            val.points.push(Points::marker(it[j], v[j], colour, 4));
         }
         val.series.push(
             Series::new(format!("sample {}", r.sample), it, v)

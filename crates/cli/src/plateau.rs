@@ -21,7 +21,7 @@ use crate::experiment::{WELL_PROMINENCE, sample_seed};
 use crate::fit::{FitOptions, run_fit};
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::plots::{GREY, Legend, LinePlot, Points, Series, Style, VLine, save_panels};
-use crate::report::potential;
+use crate::report::{potential, potential_range, truth_series};
 
 /// Arguments of `latentflow experiment plateau`.
 #[derive(clap::Args, Debug)]
@@ -220,10 +220,14 @@ fn figure(
         .collect();
     let at_best = &models[best].record;
     let v0 = at_best.validation_neg_loglik.unwrap_or(f64::NAN);
-    let relative = |f: &dyn Fn(&SavedModel) -> f64, r: f64| -> Vec<f64> {
-        models.iter().map(|m| f(m) - r).collect()
-    };
-    let val = |m: &SavedModel| m.record.validation_neg_loglik.unwrap_or(f64::NAN);
+    let train: Vec<f64> = models
+        .iter()
+        .map(|m| m.record.train_neg_loglik - at_best.train_neg_loglik)
+        .collect();
+    let v: Vec<f64> = models
+        .iter()
+        .map(|m| m.record.validation_neg_loglik.unwrap_or(f64::NAN) - v0)
+        .collect();
     let mut curves = LinePlot::new(
         "Training and validation along the fit",
         "iteration",
@@ -231,15 +235,9 @@ fn figure(
     );
     curves.log_x = true;
     curves.legend = Legend::UpperRight;
-    curves.series.push(
-        Series::new(
-            "training",
-            it.clone(),
-            relative(&|m| m.record.train_neg_loglik, at_best.train_neg_loglik),
-        )
-        .style(Style::colour(0)),
-    );
-    let v = relative(&val, v0);
+    curves
+        .series
+        .push(Series::new("training", it.clone(), train.clone()).style(Style::colour(0)));
     curves
         .series
         .push(Series::new("validation", it.clone(), v.clone()).style(Style::colour(1)));
@@ -254,7 +252,7 @@ fn figure(
     let lo = shown[0];
     let window: Vec<f64> = v[lo..]
         .iter()
-        .chain(&relative(&|m| m.record.train_neg_loglik, at_best.train_neg_loglik)[lo..])
+        .chain(&train[lo..])
         .copied()
         .filter(|y| y.is_finite())
         .collect();
@@ -268,22 +266,11 @@ fn figure(
     let colours = [2, 4, 3];
     let mut pot = LinePlot::new("Three models from the flat stretch", "x", "Phi = -ln peq");
     pot.legend = Legend::UpperLeft;
-    let truth_phi = potential(truth);
-    let top = 1.5 * truth_phi.iter().copied().fold(0.0, f64::max);
-    pot.y_range = Some((-0.05 * top, top));
-    pot.series.push(
-        Series::new("ground truth", x.to_vec(), truth_phi)
-            .style(Style::colour(GREY).dashed().width(3)),
-    );
+    pot.y_range = potential_range(&[], Some(truth));
+    pot.series.push(truth_series(x, truth));
     for (&i, &c) in shown.iter().zip(&colours) {
         let m = &models[i];
-        curves.points.push(Points {
-            label: String::new(),
-            x: vec![it[i]],
-            y: vec![v[i]],
-            colour: c,
-            radius: 6,
-        });
+        curves.points.push(Points::marker(it[i], v[i], c, 6));
         pot.series.push(
             Series::new(
                 format!(

@@ -216,6 +216,19 @@ pub struct Points {
     pub radius: u32,
 }
 
+impl Points {
+    /// One unlabelled marker at (x, y).
+    pub fn marker(x: f64, y: f64, colour: usize, radius: u32) -> Self {
+        Points {
+            label: String::new(),
+            x: vec![x],
+            y: vec![y],
+            colour,
+            radius,
+        }
+    }
+}
+
 /// Where the legend goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Legend {

@@ -27,7 +27,7 @@ pub fn potential(peq: &[f64]) -> Vec<f64> {
 /// A y range for potential plots: the walls of a fitted potential near the domain ends can rise
 /// far above the wells, so the axis stops at 1.5 x the ground truth's maximum (or, without a
 /// truth, at 1.5 x the 90th percentile of the drawn potentials).
-fn potential_range(drawn: &[Vec<f64>], truth: Option<&[f64]>) -> Option<(f64, f64)> {
+pub fn potential_range(drawn: &[Vec<f64>], truth: Option<&[f64]>) -> Option<(f64, f64)> {
     let top = match truth {
         Some(t) => potential(t).into_iter().fold(0.0, f64::max),
         None => {
@@ -44,9 +44,9 @@ fn potential_range(drawn: &[Vec<f64>], truth: Option<&[f64]>) -> Option<(f64, f6
     (top > 0.0).then_some((-0.05 * 1.5 * top, 1.5 * top))
 }
 
-/// The ground truth as a grey dashed line.
-fn truth_series(grid: &Grid, truth: &[f64]) -> Series {
-    Series::new("ground truth", grid.x().to_vec(), potential(truth))
+/// The ground truth (a density on the nodes `x`) as a grey dashed line.
+pub fn truth_series(x: &[f64], truth: &[f64]) -> Series {
+    Series::new("ground truth", x.to_vec(), potential(truth))
         .style(Style::colour(GREY).dashed().width(3))
 }
 
@@ -116,7 +116,7 @@ pub fn fit_plots(
     let mut pot = LinePlot::new("Potential along the fit", "x", "Phi = -ln peq");
     pot.legend = Legend::UpperLeft;
     if let Some(t) = truth {
-        pot.series.push(truth_series(grid, t));
+        pot.series.push(truth_series(grid.x(), t));
     }
     let shown = spread(&path.models, 6);
     let drawn: Vec<Vec<f64>> = shown.iter().map(|m| potential(&m.peq)).collect();
@@ -165,7 +165,7 @@ fn selection_panel(grid: &Grid, title: &str, peqs: [&[f64]; 2], truth: Option<&[
         colour: 0,
     });
     if let Some(t) = truth {
-        plot.series.push(truth_series(grid, t));
+        plot.series.push(truth_series(grid.x(), t));
     }
     plot.series
         .push(Series::new("half 1", x.clone(), a).style(Style::colour(0)));

@@ -2,14 +2,14 @@
 //! halves from cos^2, select by both methods; then the checkpoint/resume path. Small data keep it
 //! within CI time.
 
-use latentflow::data::Split;
+use latentflow::data::{SpikeData, Split};
 use latentflow::likelihood::{Model, ModelParts};
 use latentflow::optim::FitConfig;
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::{find_wells, symmetric_kl};
 use latentflow::spectral::BoundaryMode;
 use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
-use latentflow::{GridSpec, Pipeline, PipelineConfig};
+use latentflow::{GridSpec, Pipeline, PipelineConfig, PipelineResult};
 
 const GRID: GridSpec = GridSpec {
     xbegin: -1.0,
@@ -18,10 +18,7 @@ const GRID: GridSpec = GridSpec {
     np: 8,
 };
 
-fn setup(
-    spikes: u64,
-    iterations: u64,
-) -> (latentflow::data::SpikeData, Model, PipelineConfig, Vec<f64>) {
+fn setup(spikes: u64, iterations: u64) -> (SpikeData, Model, PipelineConfig, Vec<f64>) {
     let grid = GRID.build().unwrap();
     let data = Simulator::new(SimulationConfig::paper())
         .unwrap()
@@ -59,16 +56,21 @@ fn setup(
     (data, initial, config, truth)
 }
 
+/// Runs the pipeline without observers.
+fn run(data: &SpikeData, initial: &Model, config: &PipelineConfig) -> PipelineResult {
+    Pipeline::new(data, initial, config.clone())
+        .unwrap()
+        .run([None, None])
+        .unwrap()
+}
+
 /// CI: the pipeline's mechanics on a small problem — both paths recorded, the selections are
 /// consistent with their curves and with the validation minima.
 #[test]
 fn the_pipeline_selects_consistently_with_its_curves() {
     let (data, initial, mut config, _) = setup(6_000, 1_500);
     config.early_stop = None;
-    let r = Pipeline::new(&data, &initial, config)
-        .unwrap()
-        .run([None, None])
-        .unwrap();
+    let r = run(&data, &initial, &config);
     assert_eq!(r.iterations, 1_500);
     assert_eq!(r.paths[0].records.len(), 1_500);
     for fc in [&r.feature_consistency, &r.feature_consistency_js] {
@@ -98,10 +100,7 @@ fn the_pipeline_selects_consistently_with_its_curves() {
 #[ignore = "several minutes; run with --ignored"]
 fn feature_consistency_recovers_the_double_well() {
     let (data, initial, config, truth) = setup(20_000, 20_000);
-    let r = Pipeline::new(&data, &initial, config)
-        .unwrap()
-        .run([None, None])
-        .unwrap();
+    let r = run(&data, &initial, &config);
     let grid = GRID.build().unwrap();
     let kl = &r.feature_consistency;
     assert!(
@@ -132,22 +131,13 @@ fn a_resumed_pipeline_gives_the_same_result() {
     let (data, initial, mut config, _) = setup(2_000, 200);
     config.early_stop = None;
     config.checkpoint_every = 50;
-    let straight = Pipeline::new(&data, &initial, config.clone())
-        .unwrap()
-        .run([None, None])
-        .unwrap();
+    let straight = run(&data, &initial, &config);
 
     config.checkpoint_dir = Some(dir.clone());
     config.fit.iterations = 120;
-    Pipeline::new(&data, &initial, config.clone())
-        .unwrap()
-        .run([None, None])
-        .unwrap();
+    run(&data, &initial, &config);
     config.fit.iterations = 200;
-    let resumed = Pipeline::new(&data, &initial, config)
-        .unwrap()
-        .run([None, None])
-        .unwrap();
+    let resumed = run(&data, &initial, &config);
     assert_eq!(straight.paths, resumed.paths);
     assert_eq!(straight.feature_consistency, resumed.feature_consistency);
     std::fs::remove_dir_all(&dir).ok();
@@ -162,13 +152,7 @@ fn a_pipeline_resumed_from_uneven_checkpoints_gives_the_same_result() {
     let (data, initial, mut config, _) = setup(2_000, 200);
     config.early_stop = None;
     config.checkpoint_every = 50;
-    let run = |config: &PipelineConfig| {
-        Pipeline::new(&data, &initial, config.clone())
-            .unwrap()
-            .run([None, None])
-            .unwrap()
-    };
-    let straight = run(&config);
+    let straight = run(&data, &initial, &config);
 
     config.checkpoint_dir = Some(dir.clone());
     let (half1, half2, old) = (
@@ -177,14 +161,14 @@ fn a_pipeline_resumed_from_uneven_checkpoints_gives_the_same_result() {
         dir.join("half-2.old"),
     );
     config.fit.iterations = 100;
-    run(&config);
+    run(&data, &initial, &config);
     std::fs::copy(&half2, &old).unwrap();
     config.fit.iterations = 150;
-    run(&config);
+    run(&data, &initial, &config);
     // Half 1 at iteration 150, half 2 at 100.
     std::fs::rename(&old, &half2).unwrap();
     config.fit.iterations = 200;
-    let resumed = run(&config);
+    let resumed = run(&data, &initial, &config);
     assert_eq!(resumed.iterations, 200);
     assert_eq!(straight.paths, resumed.paths);
     assert_eq!(straight.feature_consistency, resumed.feature_consistency);
@@ -192,11 +176,11 @@ fn a_pipeline_resumed_from_uneven_checkpoints_gives_the_same_result() {
     // Half 1 at iteration 100, no checkpoint of half 2.
     std::fs::remove_dir_all(&dir).ok();
     config.fit.iterations = 100;
-    run(&config);
+    run(&data, &initial, &config);
     std::fs::remove_file(&half2).unwrap();
     assert!(half1.exists());
     config.fit.iterations = 200;
-    let resumed = run(&config);
+    let resumed = run(&data, &initial, &config);
     assert_eq!(straight.paths, resumed.paths);
     std::fs::remove_dir_all(&dir).ok();
 }
@@ -214,19 +198,13 @@ fn a_resumed_early_stopped_pipeline_stops_at_the_same_iteration() {
     });
     config.checkpoint_every = 50;
     config.checkpoint_dir = Some(dir.clone());
-    let run = || {
-        Pipeline::new(&data, &initial, config.clone())
-            .unwrap()
-            .run([None, None])
-            .unwrap()
-    };
-    let first = run();
+    let first = run(&data, &initial, &config);
     assert!(
         first.stopped_early && first.iterations < 3_000,
         "the setting no longer stops early ({} iterations)",
         first.iterations
     );
-    let again = run();
+    let again = run(&data, &initial, &config);
     assert_eq!(again.iterations, first.iterations);
     assert!(again.stopped_early);
     assert_eq!(again.paths, first.paths);

@@ -115,22 +115,37 @@ fn modes(f: impl Fn(usize) -> Mode) -> Vec<Mode> {
     (0..NV).map(f).collect()
 }
 
-#[test]
-fn laplacian_dirichlet_dirichlet() {
-    check(&Case {
-        name: "-y'' D/D",
+/// -y'' = lambda y on [0, 1] with the given ends and exact modes.
+fn laplacian(
+    name: &'static str,
+    left: BoundaryCondition,
+    right: BoundaryCondition,
+    exact: Modes,
+) -> Case {
+    Case {
+        name,
         a: 0.0,
         b: 1.0,
         p: one,
         q: zero,
         w: one,
-        left: BoundaryCondition::Dirichlet,
-        right: BoundaryCondition::Dirichlet,
-        exact: modes(|n| {
+        left,
+        right,
+        exact,
+    }
+}
+
+#[test]
+fn laplacian_dirichlet_dirichlet() {
+    check(&laplacian(
+        "-y'' D/D",
+        BoundaryCondition::Dirichlet,
+        BoundaryCondition::Dirichlet,
+        modes(|n| {
             let k = (n + 1) as f64 * PI;
             (k * k, Box::new(move |x: f64| (k * x).sin()))
         }),
-    });
+    ));
 }
 
 #[test]
@@ -139,20 +154,15 @@ fn laplacian_dirichlet_neumann_strong_and_natural() {
         BoundaryCondition::Neumann,
         BoundaryCondition::NaturalNeumann,
     ] {
-        check(&Case {
-            name: "-y'' D/N",
-            a: 0.0,
-            b: 1.0,
-            p: one,
-            q: zero,
-            w: one,
-            left: BoundaryCondition::Dirichlet,
+        check(&laplacian(
+            "-y'' D/N",
+            BoundaryCondition::Dirichlet,
             right,
-            exact: modes(|n| {
+            modes(|n| {
                 let k = (n as f64 + 0.5) * PI;
                 (k * k, Box::new(move |x: f64| (k * x).sin()))
             }),
-        });
+        ));
     }
 }
 
@@ -162,20 +172,15 @@ fn laplacian_neumann_neumann_strong_and_natural() {
         BoundaryCondition::Neumann,
         BoundaryCondition::NaturalNeumann,
     ] {
-        check(&Case {
-            name: "-y'' N/N",
-            a: 0.0,
-            b: 1.0,
-            p: one,
-            q: zero,
-            w: one,
-            left: bc,
-            right: bc,
-            exact: modes(|n| {
+        check(&laplacian(
+            "-y'' N/N",
+            bc,
+            bc,
+            modes(|n| {
                 let k = n as f64 * PI;
                 (k * k, Box::new(move |x: f64| (k * x).cos()))
             }),
-        });
+        ));
     }
 }
 
@@ -190,16 +195,11 @@ fn laplacian_robin_both_ends() {
     // (In outward-normal form this is y - dy/dn = 0 at 0 and y + dy/dn = 0 at 1; with the
     // outward normal at both ends, y + dy/dn = 0, the spectrum would be positive instead.)
     let robin = BoundaryCondition::Robin { c1: 1.0, c2: 1.0 };
-    check(&Case {
-        name: "-y'' Robin",
-        a: 0.0,
-        b: 1.0,
-        p: one,
-        q: zero,
-        w: one,
-        left: robin,
-        right: robin,
-        exact: modes(|n| {
+    check(&laplacian(
+        "-y'' Robin",
+        robin,
+        robin,
+        modes(|n| {
             if n == 0 {
                 (-1.0, Box::new(|x: f64| (-x).exp()))
             } else {
@@ -210,7 +210,7 @@ fn laplacian_robin_both_ends() {
                 )
             }
         }),
-    });
+    ));
 }
 
 #[test]
