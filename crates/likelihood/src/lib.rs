@@ -30,6 +30,7 @@
 //! ```
 
 mod gradient;
+mod kernels;
 mod model;
 mod passes;
 mod setup;

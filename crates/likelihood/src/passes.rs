@@ -3,12 +3,16 @@
 //!
 //! The dark eigenvalues are used shifted by their minimum (`mu - mu_min`) so that a long
 //! interval cannot underflow every component; the shift contributes `mu_min * duration` to
-//! -log L and cancels everywhere else (messages are only ever normalised).
+//! -log L and cancels everywhere else (messages are only ever normalised). Both passes are
+//! compiled for the widest instruction set the CPU offers (runtime dispatch by `pulp`; same bits).
+
+use std::cell::RefCell;
 
 use latentflow_data::Trial;
 use latentflow_spectral::dense::{Mat, matmul};
+use pulp::{Arch, Simd, WithSimd};
 
-use crate::setup::norm;
+use crate::kernels::{dot, mat_vec, mat_vec_prefix, norm};
 use crate::{Likelihood, LikelihoodError};
 
 /// Number of intervals whose backward messages are gathered before one matrix-product update.
@@ -21,6 +25,21 @@ const CLOSE_PAIR: f64 = 1e-3;
 
 /// Components decayed by more than exp(-DECAY_CUT) ~ 1e-20 over one interval are dropped.
 const DECAY_CUT: f64 = 46.0;
+
+/// Largest scratch buffer (entries) kept for the next trial: 64 MiB.
+const SCRATCH_KEEP: usize = 1 << 23;
+
+thread_local! {
+    /// Per-thread buffers of the forward messages and decays, reused from trial to trial:
+    /// fresh multi-megabyte allocations cost more in page faults than the pass itself.
+    static SCRATCH: RefCell<(Vec<f64>, Vec<f64>)> = RefCell::default();
+}
+
+/// `buf` with length `len`, reusing its allocation (contents unspecified).
+fn resized(mut buf: Vec<f64>, len: usize) -> Vec<f64> {
+    buf.resize(len, 0.0);
+    buf
+}
 
 /// What one trial contributes to the gradients.
 #[derive(Debug, Clone)]
@@ -46,6 +65,7 @@ impl Likelihood {
     /// exp(-(mu - mu_min) dt) into `e`; returns the number r of leading components that are
     /// not negligible. The dark eigenvalues ascend, so components r.. decay by more than
     /// exp(-DECAY_CUT) and are set to 0 (a change below round-off of the surviving ones).
+    #[inline(always)]
     fn decay(&self, mu_min: f64, dt: f64, e: &mut [f64]) -> usize {
         let mut r = 0;
         for (ek, mk) in e.iter_mut().zip(&self.mu) {
@@ -81,6 +101,19 @@ impl Likelihood {
         index: usize,
         trial: &Trial,
     ) -> Result<f64, LikelihoodError> {
+        struct Op<'a>(&'a Likelihood, usize, &'a Trial);
+        impl WithSimd for Op<'_> {
+            type Output = Result<f64, LikelihoodError>;
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, _: S) -> Self::Output {
+                self.0.trial_neg_loglik_inline(self.1, self.2)
+            }
+        }
+        Arch::new().dispatch(Op(self, index, trial))
+    }
+
+    #[inline(always)]
+    fn trial_neg_loglik_inline(&self, index: usize, trial: &Trial) -> Result<f64, LikelihoodError> {
         let m = self.nv();
         let mu_min = self.mu_min();
         let mut a = self.alpha0.clone();
@@ -91,13 +124,13 @@ impl Likelihood {
             let r = self.decay(mu_min, dt, &mut e);
             a.iter_mut().zip(&e).for_each(|(x, y)| *x *= y);
             if let Some(n) = neuron {
-                symv_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
+                mat_vec_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
                 std::mem::swap(&mut a, &mut tmp);
             }
             log_c += normalise(&mut a).map_err(|_| step_error(index, i, neuron))?;
         }
         if let Some(abs) = self.applies_absorption(trial) {
-            symv(abs, &a, &mut tmp);
+            mat_vec(abs, &a, &mut tmp);
             std::mem::swap(&mut a, &mut tmp);
             log_c += normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
                 trial: index,
@@ -120,6 +153,19 @@ impl Likelihood {
         index: usize,
         trial: &Trial,
     ) -> Result<TrialGrad, LikelihoodError> {
+        struct Op<'a>(&'a Likelihood, usize, &'a Trial);
+        impl WithSimd for Op<'_> {
+            type Output = Result<TrialGrad, LikelihoodError>;
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, _: S) -> Self::Output {
+                self.0.trial_grad_inline(self.1, self.2)
+            }
+        }
+        Arch::new().dispatch(Op(self, index, trial))
+    }
+
+    #[inline(always)]
+    fn trial_grad_inline(&self, index: usize, trial: &Trial) -> Result<TrialGrad, LikelihoodError> {
         let m = self.nv();
         let k_neurons = self.spike_ops.len();
         let s = trial.isi().len();
@@ -127,9 +173,11 @@ impl Likelihood {
         let isi = trial.isi();
         let neurons = trial.neuron();
 
-        // Forward, keeping alpha_{i-1} (column i-1) and E_i for every interval.
-        let mut alphas = Mat::zeros(m, s + 1);
-        let mut decays = Mat::zeros(m, s);
+        // Forward, keeping alpha_{i-1} (column i-1) and E_i for every interval (every column
+        // is overwritten below, so the reused buffers need no clearing).
+        let (alphas_buf, decays_buf) = SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let mut alphas = Mat::from_col_major(m, s + 1, resized(alphas_buf, m * (s + 1)));
+        let mut decays = Mat::from_col_major(m, s, resized(decays_buf, m * s));
         let mut scales = vec![0.0; s];
         alphas.col_mut(0).copy_from_slice(&self.alpha0);
         let mut a = self.alpha0.clone();
@@ -141,7 +189,7 @@ impl Likelihood {
             active[i] = r;
             a.iter_mut().zip(decays.col(i)).for_each(|(x, y)| *x *= y);
             if let Some(n) = neurons[i] {
-                symv_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
+                mat_vec_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
                 std::mem::swap(&mut a, &mut tmp);
             }
             let lc = normalise(&mut a).map_err(|_| step_error(index, i, neurons[i]))?;
@@ -153,7 +201,7 @@ impl Likelihood {
         let mut c_abs = 1.0;
         let alpha_s = a.clone();
         if let Some(abs) = absorption {
-            symv(abs, &a, &mut tmp);
+            mat_vec(abs, &a, &mut tmp);
             std::mem::swap(&mut a, &mut tmp);
             let lc = normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
                 trial: index,
@@ -183,7 +231,7 @@ impl Likelihood {
                     col[j] = alpha_s[j] * beta[k];
                 }
             }
-            symv(abs, &beta, &mut tmp);
+            mat_vec(abs, &beta, &mut tmp);
             std::mem::swap(&mut beta, &mut tmp);
             g
         });
@@ -197,14 +245,14 @@ impl Likelihood {
         let mut hi = s;
         while hi > 0 {
             let lo = hi.saturating_sub(BLOCK);
-            acc.clear_block();
             for i in (lo..hi).rev() {
                 let col = i - lo;
-                beta.iter_mut().for_each(|v| *v /= scales[i]);
+                let inv = 1.0 / scales[i];
+                beta.iter_mut().for_each(|v| *v *= inv);
+                acc.spike[col] = neurons[i];
                 if let Some(n) = neurons[i] {
                     acc.pre.col_mut(col).copy_from_slice(&beta);
-                    acc.spikes[n as usize].push(col);
-                    symv_prefix(&self.spike_ops[n as usize], &beta, beta_len, &mut tmp);
+                    mat_vec_prefix(&self.spike_ops[n as usize], &beta, beta_len, &mut tmp);
                     std::mem::swap(&mut beta, &mut tmp);
                 }
                 acc.post.col_mut(col).copy_from_slice(&beta);
@@ -213,11 +261,16 @@ impl Likelihood {
                     .for_each(|(x, y)| *x *= y);
                 beta_len = active[i];
             }
-            acc.flush(lo, hi, &alphas, &decays, isi, &mu_shifted);
+            acc.flush(lo, hi, &alphas, &decays, &active, isi, &mu_shifted);
             hi = lo;
         }
         let beta0: Vec<f64> = beta.iter().map(|v| v / self.c0).collect();
         let (g_intervals, g_spikes) = acc.finish(&self.mu);
+        if alphas.nrows() * alphas.ncols() <= SCRATCH_KEEP {
+            SCRATCH.with(|b| {
+                *b.borrow_mut() = (alphas.into_col_major(), decays.into_col_major());
+            });
+        }
         Ok(TrialGrad {
             neg_loglik,
             g_intervals,
@@ -235,124 +288,178 @@ impl Likelihood {
 /// sum_i alpha_{i-1,j} beta_{i,k} I_jk(dt_i) = (P - R)_jk / (mu_k - mu_j) with
 /// P = sum_i (E_i alpha_{i-1}) beta_i^T and R = sum_i alpha_{i-1} (E_i beta_i)^T. Close pairs
 /// (and the diagonal) are summed per interval with the stable form instead.
+///
+/// E_i is zero beyond its first r_i components (the decay cut), so the intervals are grouped
+/// by r_i into classes with r_i <= bound (16, 32, 64, ... up to m) and each class's products
+/// run over the first `bound` rows of E alpha and E beta only.
 struct BlockAccumulator {
     m: usize,
-    p: Mat,
-    r: Mat,
-    g_spikes: Vec<Mat>,
+    /// Row bound of each class, ascending; the last is m.
+    bounds: Vec<usize>,
+    /// P restricted to rows < bound, per class (bound x m).
+    p: Vec<Mat>,
+    /// R restricted to columns < bound, per class (m x bound).
+    r: Vec<Mat>,
+    /// G1_n restricted to rows < bound, per neuron and class (bound x m).
+    g_spikes: Vec<Vec<Mat>>,
     close: Vec<(usize, usize)>,
     close_sum: Vec<f64>,
+    /// The diagonal of G, sum_i alpha_{i-1,j} beta_{i,j} dt_i E_j(dt_i).
+    diag_sum: Vec<f64>,
     /// Backward messages after the spike operator (the beta of the G term), one column per interval.
     post: Mat,
     /// Backward messages before the spike operator, at spike intervals.
     pre: Mat,
-    /// Columns of the block that end in a spike, per neuron.
-    spikes: Vec<Vec<usize>>,
-    a_blk: Mat,
-    ea_blk: Mat,
-    eb_blk: Mat,
+    /// The neuron whose spike ends each interval of the block.
+    spike: Vec<Option<u32>>,
 }
 
 impl BlockAccumulator {
     fn new(m: usize, k: usize, close: Vec<(usize, usize)>) -> Self {
+        let mut bounds = Vec::new();
+        let mut b = 16;
+        while b < m {
+            bounds.push(b);
+            b *= 2;
+        }
+        bounds.push(m);
         BlockAccumulator {
             m,
-            p: Mat::zeros(m, m),
-            r: Mat::zeros(m, m),
-            g_spikes: (0..k).map(|_| Mat::zeros(m, m)).collect(),
+            p: bounds.iter().map(|&b| Mat::zeros(b, m)).collect(),
+            r: bounds.iter().map(|&b| Mat::zeros(m, b)).collect(),
+            g_spikes: (0..k)
+                .map(|_| bounds.iter().map(|&b| Mat::zeros(b, m)).collect())
+                .collect(),
+            bounds,
             close_sum: vec![0.0; close.len()],
+            diag_sum: vec![0.0; m],
             close,
             post: Mat::zeros(m, BLOCK),
             pre: Mat::zeros(m, BLOCK),
-            spikes: vec![Vec::new(); k],
-            a_blk: Mat::zeros(m, BLOCK),
-            ea_blk: Mat::zeros(m, BLOCK),
-            eb_blk: Mat::zeros(m, BLOCK),
+            spike: vec![None; BLOCK],
         }
     }
 
-    fn clear_block(&mut self) {
-        self.post.as_mut_slice().fill(0.0);
-        self.spikes.iter_mut().for_each(Vec::clear);
-    }
-
-    /// Adds the block of intervals lo..hi (columns 0..hi-lo of `post` / `pre`).
-    fn flush(&mut self, lo: usize, hi: usize, alphas: &Mat, decays: &Mat, isi: &[f64], mu: &[f64]) {
+    /// Adds the block of intervals lo..hi (columns 0..hi-lo of `post`, `pre` and `spike`);
+    /// `active[i]` is the number of non-zero decays of interval i.
+    #[inline(always)]
+    fn flush(
+        &mut self,
+        lo: usize,
+        hi: usize,
+        alphas: &Mat,
+        decays: &Mat,
+        active: &[usize],
+        isi: &[f64],
+        mu: &[f64],
+    ) {
         let m = self.m;
         let len = hi - lo;
-        self.a_blk.as_mut_slice().fill(0.0);
-        self.ea_blk.as_mut_slice().fill(0.0);
-        self.eb_blk.as_mut_slice().fill(0.0);
         for c in 0..len {
-            let (al, e, b) = (alphas.col(lo + c), decays.col(lo + c), self.post.col(c));
-            self.a_blk.col_mut(c).copy_from_slice(al);
-            let ea = self.ea_blk.col_mut(c);
+            // I_jj(t) = t E_j(t), with the decay already computed (and cut where negligible).
+            let t = isi[lo + c];
+            let (a, b, e) = (alphas.col(lo + c), self.post.col(c), decays.col(lo + c));
             for j in 0..m {
-                ea[j] = e[j] * al[j];
-            }
-            let eb = self.eb_blk.col_mut(c);
-            for j in 0..m {
-                eb[j] = e[j] * b[j];
+                self.diag_sum[j] += a[j] * b[j] * (t * e[j]);
             }
         }
-        matmul(&mut self.p, &self.ea_blk, false, &self.post, true, 1.0, 1.0);
-        matmul(
-            &mut self.r,
-            &self.a_blk,
-            false,
-            &self.eb_blk,
-            true,
-            1.0,
-            1.0,
-        );
         for (slot, &(j, k)) in self.close.iter().enumerate() {
             let mut s = 0.0;
             for c in 0..len {
-                let t = isi[lo + c];
-                // I_jj(t) = t E_j(t), with the decay already computed (and cut where negligible).
-                let kernel = if j == k {
-                    t * decays.get(j, lo + c)
-                } else {
-                    interval_kernel(mu[j], mu[k], t)
-                };
-                s += self.a_blk.get(j, c) * self.post.get(k, c) * kernel;
+                let kernel = interval_kernel(mu[j], mu[k], isi[lo + c]);
+                s += alphas.get(j, lo + c) * self.post.get(k, c) * kernel;
             }
             self.close_sum[slot] += s;
         }
-        for (n, cols) in self.spikes.iter().enumerate() {
+        let mut class_start = 0;
+        for (class, &bound) in self.bounds.iter().enumerate() {
+            let cols: Vec<usize> = (0..len)
+                .filter(|&c| {
+                    let r = active[lo + c];
+                    class_start < r && r <= bound
+                })
+                .collect();
+            class_start = bound;
             if cols.is_empty() {
                 continue;
             }
-            let mut x = Mat::zeros(m, cols.len());
-            let mut y = Mat::zeros(m, cols.len());
+            let nc = cols.len();
+            let mut a = Mat::zeros(m, nc);
+            let mut post = Mat::zeros(m, nc);
+            let mut ea = Mat::zeros(bound, nc);
+            let mut eb = Mat::zeros(bound, nc);
             for (t, &c) in cols.iter().enumerate() {
-                x.col_mut(t).copy_from_slice(self.ea_blk.col(c));
-                y.col_mut(t).copy_from_slice(self.pre.col(c));
+                let (al, e, b) = (alphas.col(lo + c), decays.col(lo + c), self.post.col(c));
+                a.col_mut(t).copy_from_slice(al);
+                post.col_mut(t).copy_from_slice(b);
+                let ea = ea.col_mut(t);
+                for j in 0..bound {
+                    ea[j] = e[j] * al[j];
+                }
+                let eb = eb.col_mut(t);
+                for j in 0..bound {
+                    eb[j] = e[j] * b[j];
+                }
             }
-            matmul(&mut self.g_spikes[n], &x, false, &y, true, 1.0, 1.0);
+            matmul(&mut self.p[class], &ea, false, &post, true, 1.0, 1.0);
+            matmul(&mut self.r[class], &a, false, &eb, true, 1.0, 1.0);
+            for (n, g1) in self.g_spikes.iter_mut().enumerate() {
+                let hits: Vec<usize> = (0..nc)
+                    .filter(|&t| self.spike[cols[t]] == Some(n as u32))
+                    .collect();
+                if hits.is_empty() {
+                    continue;
+                }
+                let mut x = Mat::zeros(bound, hits.len());
+                let mut y = Mat::zeros(m, hits.len());
+                for (h, &t) in hits.iter().enumerate() {
+                    x.col_mut(h).copy_from_slice(ea.col(t));
+                    y.col_mut(h).copy_from_slice(self.pre.col(cols[t]));
+                }
+                matmul(&mut g1[class], &x, false, &y, true, 1.0, 1.0);
+            }
         }
     }
 
     /// G over all intervals and the G1_n, in the dark basis.
     fn finish(self, mu: &[f64]) -> (Mat, Vec<Mat>) {
         let m = self.m;
+        let p = sum_classes(&self.p, m);
+        let r = sum_classes(&self.r, m);
         let mut g = Mat::zeros(m, m);
         for k in 0..m {
             for j in 0..m {
                 if j != k {
-                    g.set(
-                        j,
-                        k,
-                        (self.p.get(j, k) - self.r.get(j, k)) / (mu[k] - mu[j]),
-                    );
+                    g.set(j, k, (p.get(j, k) - r.get(j, k)) / (mu[k] - mu[j]));
                 }
             }
         }
         for (&(j, k), &v) in self.close.iter().zip(&self.close_sum) {
             g.set(j, k, v);
         }
-        (g, self.g_spikes)
+        for (j, &v) in self.diag_sum.iter().enumerate() {
+            g.set(j, j, v);
+        }
+        let g_spikes = self
+            .g_spikes
+            .iter()
+            .map(|classes| sum_classes(classes, m))
+            .collect();
+        (g, g_spikes)
     }
+}
+
+/// The m x m sum of per-class parts, each covering the leading rows or columns.
+fn sum_classes(parts: &[Mat], m: usize) -> Mat {
+    let mut total = Mat::zeros(m, m);
+    for part in parts {
+        for k in 0..part.ncols() {
+            for j in 0..part.nrows() {
+                total.set(j, k, total.get(j, k) + part.get(j, k));
+            }
+        }
+    }
+    total
 }
 
 /// I_jk(t) = int_0^t exp(-mu_j s) exp(-mu_k (t - s)) ds without cancellation:
@@ -374,13 +481,13 @@ pub(crate) fn interval_kernel(mu_j: f64, mu_k: f64, t: f64) -> f64 {
     }
 }
 
-/// Ordered pairs (j, k), diagonal included, with |mu_j - mu_k| < threshold.
+/// Ordered pairs (j, k), j != k, with |mu_j - mu_k| < threshold.
 fn close_pairs(mu: &[f64], threshold: f64) -> Vec<(usize, usize)> {
     let m = mu.len();
     let mut pairs = Vec::new();
     for k in 0..m {
         for j in 0..m {
-            if (mu[j] - mu[k]).abs() < threshold || j == k {
+            if j != k && (mu[j] - mu[k]).abs() < threshold {
                 pairs.push((j, k));
             }
         }
@@ -408,39 +515,4 @@ fn normalise(a: &mut [f64]) -> Result<f64, ()> {
     let inv = 1.0 / c;
     a.iter_mut().for_each(|v| *v *= inv);
     Ok(c.ln())
-}
-
-/// out = S x for a symmetric S stored column-major (out_j = S[:, j] . x).
-pub(crate) fn symv(s: &Mat, x: &[f64], out: &mut [f64]) {
-    for (j, o) in out.iter_mut().enumerate() {
-        *o = dot(s.col(j), x);
-    }
-}
-
-/// out = S x when only x[..r] can be non-zero: out = sum_{k<r} x_k S[:, k].
-fn symv_prefix(s: &Mat, x: &[f64], r: usize, out: &mut [f64]) {
-    if r * 2 > x.len() {
-        return symv(s, x, out);
-    }
-    out.fill(0.0);
-    for (k, &xk) in x[..r].iter().enumerate() {
-        out.iter_mut().zip(s.col(k)).for_each(|(o, v)| *o += xk * v);
-    }
-}
-
-/// Dot product with independent partial sums (vectorises; fixed order, so deterministic).
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let chunks = a.len() / 8;
-    for c in 0..chunks {
-        let (x, y) = (&a[c * 8..c * 8 + 8], &b[c * 8..c * 8 + 8]);
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for i in chunks * 8..a.len() {
-        s += a[i] * b[i];
-    }
-    s
 }

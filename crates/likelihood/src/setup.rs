@@ -3,6 +3,7 @@
 use latentflow_spectral::dense::{Mat, matmul, sym_eigen};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FokkerPlanck, FpModes};
 
+use crate::kernels::norm;
 use crate::{LikelihoodError, Model};
 
 /// Everything -log L needs for one model, computed once and shared by all trials (§3 of the
@@ -194,9 +195,4 @@ fn project(u: &Mat, w: &[f64], g: &[f64]) -> Vec<f64> {
                 .sum()
         })
         .collect()
-}
-
-/// Euclidean norm.
-pub(crate) fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }

@@ -43,6 +43,10 @@ impl Mat {
         );
         Mat { nrows, ncols, data }
     }
+    /// The column-major entries, giving up the matrix (e.g. to reuse the allocation).
+    pub fn into_col_major(self) -> Vec<f64> {
+        self.data
+    }
     /// Rows.
     pub fn nrows(&self) -> usize {
         self.nrows
