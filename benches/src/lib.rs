@@ -16,12 +16,6 @@ pub fn paper_grid() -> Arc<Grid> {
     Arc::new(Grid::new(-1.0, 1.0, 256, 8).expect("paper grid"))
 }
 
-/// Potential of the paper's double well, Phi = 2 (s^4 - 2 s^2) with s = x / 0.6.
-pub fn double_well_potential(x: f64) -> f64 {
-    let s = x / 0.6;
-    2.0 * (s.powi(4) - 2.0 * s * s)
-}
-
 /// The paper's ground-truth model on `grid`: double well, D = 10, one neuron
 /// f(x) = max(100 (x + 1), 1) Hz, with the given boundary mode.
 pub fn paper_model(grid: &Arc<Grid>, boundary: BoundaryMode) -> Model {
