@@ -10,10 +10,10 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use latentflow_benches::{paper_data, paper_grid, paper_model};
 use latentflow_likelihood::{GradRequest, Likelihood};
 use latentflow_optim::{Fit, FitConfig, LearningRates, Params, SaveSchedule, SpikeProblem};
+use latentflow_spectral::{BandedSolver, BoundaryMode};
 
 /// Learning rate of both benches.
 const LR: f64 = 1e-6;
-use latentflow_spectral::{BandedSolver, BoundaryMode};
 
 fn fit(c: &mut Criterion) {
     let grid = paper_grid();

@@ -81,10 +81,15 @@ fn gradient_descent_moves_towards_the_double_well() {
 }
 
 /// The recovery test: ~200,000 spikes, paper grid (Ne = 256, Np = 8, Nv = 64).
+///
+/// -log L and its gradient are sums over spikes, so a step of a given learning rate grows with
+/// the data: the paper's rate 0.005 is for halves of ~10,000 spikes, and on 200,000 spikes it
+/// overshoots (measured: symmetrised KL to the truth 0.60 -> 1.60 after 2,000 steps). The
+/// rate here gives the same step per spike, 0.005 x 10,000 / 200,000.
 #[test]
-#[ignore = "several minutes; run with --ignored"]
+#[ignore = "about 10 minutes; run with --ignored"]
 fn paper_recovery_on_200k_spikes() {
-    let (start, end) = recover(256, 64, 200_000, 2_000, 0.005);
+    let (start, end) = recover(256, 64, 200_000, 2_000, 0.005 * 10_000.0 / 200_000.0);
     eprintln!("symmetrised KL to truth: initial {start:.4}, final {end:.4}");
     assert!(end < 0.02, "KL {start} -> {end}");
 }
