@@ -146,6 +146,10 @@ impl Likelihood {
     pub fn modes(&self) -> &FpModes {
         &self.modes
     }
+    /// The H0 eigenpairs, giving up the setup (e.g. to warm-start the next one without a copy).
+    pub fn into_modes(self) -> FpModes {
+        self.modes
+    }
     /// Eigenvalues of the dark operator H0 + f_tot in the kept basis, ascending (1/s).
     pub fn dark_eigenvalues(&self) -> &[f64] {
         &self.mu

@@ -135,7 +135,7 @@ impl Problem for SpikeProblem {
         let feature_complexity =
             latentflow_select::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
         let peq = model.peq().to_vec();
-        self.warm = Some(lik.modes().clone());
+        self.warm = Some(lik.into_modes());
         Ok(Evaluation {
             value,
             grad,
