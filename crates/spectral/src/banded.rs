@@ -2,6 +2,8 @@
 //! its inertia, all O(n b^2) or better.
 
 use crate::dense::Mat;
+use pulp::{Arch, Simd, WithSimd};
+use rayon::prelude::*;
 
 /// A symmetric n x n matrix with half-bandwidth `b`, storing the upper band: entry (i, i + d)
 /// for d = 0..=b at `data[i * (b + 1) + d]`.
@@ -82,18 +84,117 @@ impl BandSym {
         );
         by_bandwidth!(self.b, mul_vec_kernel(&self.data, x, y))
     }
-    /// Y = A X for every column: X is copied to row-major order so that each band entry
-    /// multiplies a whole row of X (contiguous, vectorised) instead of one entry per column.
+    /// Y = A X for every column of X. The band is laid out by diagonals once; then each column
+    /// is 2b + 1 contiguous multiply-adds, compiled for the widest instruction set the CPU
+    /// offers (pulp dispatch); groups of columns run in parallel (rayon). Every entry is summed
+    /// in the same order on every CPU and thread count.
     pub fn mul_mat(&self, x: &Mat) -> Mat {
-        let (n, c) = (self.n, x.ncols());
-        assert_eq!(x.nrows(), n, "BandSym::mul_mat: wrong number of rows");
-        let mut xt = vec![0.0; n * c];
-        transpose(x.as_slice(), n, c, &mut xt);
-        let mut yt = vec![0.0; n * c];
-        by_bandwidth!(self.b, mul_rows_kernel(&self.data, c, &xt, &mut yt));
-        let mut y = Mat::zeros(n, c);
-        transpose(&yt, c, n, y.as_mut_slice());
-        y
+        self.products(None, x).0
+    }
+    /// (A X, B X) for A = self, B = other (same size) in one pass over X; each product's bits are
+    /// those of [`BandSym::mul_mat`].
+    pub fn mul_mat_pair(&self, other: &BandSym, x: &Mat) -> (Mat, Mat) {
+        let (a, b) = self.products(Some(other), x);
+        (a, b.expect("second product requested"))
+    }
+    fn products(&self, other: Option<&BandSym>, x: &Mat) -> (Mat, Option<Mat>) {
+        let n = self.n;
+        assert!(
+            x.nrows() == n && other.is_none_or(|o| o.n == n),
+            "BandSym::mul_mat: wrong sizes"
+        );
+        let c = x.ncols();
+        let mut ya = Mat::zeros(n, c);
+        let mut yb = other.map(|_| Mat::zeros(n, c));
+        if n == 0 {
+            return (ya, yb);
+        }
+        let da = self.diagonals();
+        let db = other.map(BandSym::diagonals).unwrap_or_default();
+        struct Op<'a>(usize, [&'a [f64]; 2], &'a [f64], [&'a mut [f64]; 2]);
+        impl WithSimd for Op<'_> {
+            type Output = ();
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, _: S) {
+                let Op(n, diags, x, ys) = self;
+                for (diags, y) in diags.into_iter().zip(ys) {
+                    if !y.is_empty() {
+                        by_bandwidth!(diags.len() / n - 1, mul_diagonals(diags, x, y));
+                    }
+                }
+            }
+        }
+        // Columns in groups, one task each (each column's bits do not depend on the grouping).
+        let group = n * COLUMN_GROUP;
+        let tasks = c.div_ceil(COLUMN_GROUP);
+        let yb_groups: Vec<&mut [f64]> = match yb.as_mut() {
+            Some(yb) => yb.as_mut_slice().chunks_mut(group).collect(),
+            None => (0..tasks).map(|_| &mut [][..]).collect(),
+        };
+        x.as_slice()
+            .par_chunks(group)
+            .zip(ya.as_mut_slice().par_chunks_mut(group))
+            .zip(yb_groups)
+            .for_each(|((x, ya), yb)| Arch::new().dispatch(Op(n, [&da, &db], x, [ya, yb])));
+        (ya, yb)
+    }
+    /// The band by diagonals: `out[d * n + i]` = A[i][i + d] for i < n - d, d = 0..=min(b, n - 1).
+    fn diagonals(&self) -> Vec<f64> {
+        let n = self.n;
+        let b = self.b.min(n.saturating_sub(1));
+        let mut diags = vec![0.0; (b + 1) * n];
+        for (i, row) in self.data.chunks_exact(self.b + 1).enumerate() {
+            for d in 0..=b.min(n - 1 - i) {
+                diags[d * n + i] = row[d];
+            }
+        }
+        diags
+    }
+    /// Solves (self - shift_j other) x_j = y_j in place for every column j of the column-major
+    /// `y` (n rows, one column per shift), each with its own LDL^T factorisation. Groups of
+    /// [`SHIFT_LANES`] shifts are factored and solved together, one shift per SIMD lane (each
+    /// lane does exactly the operations of a single factorisation and solve), the groups in
+    /// parallel. `None` if a pivot of any of the factorisations is zero or not finite.
+    pub fn solve_shifted(&self, other: &BandSym, shifts: &[f64], y: &mut [f64]) -> Option<()> {
+        let n = self.n;
+        assert!(
+            other.n == n && y.len() == n * shifts.len(),
+            "BandSym::solve_shifted: wrong sizes"
+        );
+        if n == 0 || shifts.is_empty() {
+            return Some(());
+        }
+        let (a, o);
+        let (a, o) = if self.b == other.b {
+            (self, other)
+        } else {
+            let b = self.b.max(other.b);
+            (a, o) = (self.widened(b), other.widened(b));
+            (&a, &o)
+        };
+        struct Op<'a>(&'a BandSym, &'a BandSym, &'a [f64], &'a mut [f64]);
+        impl WithSimd for Op<'_> {
+            type Output = Option<()>;
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, _: S) -> Option<()> {
+                let Op(a, o, shifts, y) = self;
+                by_bandwidth!(a.b, shifted_group(&a.data, &o.data, shifts, y))
+            }
+        }
+        shifts
+            .par_chunks(SHIFT_LANES)
+            .zip(y.par_chunks_mut(n * SHIFT_LANES))
+            .try_for_each(|(s, y)| Arch::new().dispatch(Op(a, o, s, y)))
+    }
+    /// The same matrix stored with half-bandwidth `b` >= its own.
+    fn widened(&self, b: usize) -> BandSym {
+        let mut out = BandSym::zeros(self.n, b);
+        for i in 0..self.n {
+            for j in i..(i + self.b + 1).min(self.n) {
+                out.data[i * (b + 1) + (j - i)] = self.get(i, j);
+            }
+        }
+        out
     }
     /// self - shift * other (same size; bandwidth the larger of the two).
     pub fn shifted(&self, shift: f64, other: &BandSym) -> BandSym {
@@ -120,35 +221,40 @@ impl BandSym {
     }
     /// LDL^T factorisation without pivoting. `None` if a pivot is zero or not finite.
     pub fn ldlt(&self) -> Option<BandLdlt> {
-        let mut l = self.data.clone();
-        let mut d = vec![0.0; self.n];
-        by_bandwidth!(self.b, ldlt_kernel(&mut l, &mut d))?;
-        Some(BandLdlt {
-            n: self.n,
-            b: self.b,
-            l,
-            d,
-        })
+        BandLdlt::factor(self.n, self.b, self.data.clone())
+    }
+    /// LDL^T factorisation of self - shift * other without forming the shifted matrix first.
+    pub fn ldlt_shifted(&self, shift: f64, other: &BandSym) -> Option<BandLdlt> {
+        if self.b != other.b {
+            return self.shifted(shift, other).ldlt();
+        }
+        let l = self
+            .data
+            .iter()
+            .zip(&other.data)
+            .map(|(a, o)| a - shift * o)
+            .collect();
+        BandLdlt::factor(self.n, self.b, l)
     }
 }
 
-/// Calls `$kernel(b, args...)` with `b` a literal for the half-bandwidths of np = 3..=12
-/// (b = np - 1), so that the inlined kernels' inner loops have constant length and unroll;
-/// other bandwidths run the same code with `b` at run time.
+/// Calls `$kernel::<B>(b, args...)` with `B` = `b` a constant for the half-bandwidths of
+/// np = 3..=12 (b = np - 1), so that the inlined kernels' inner loops have constant length and
+/// unroll; other bandwidths run the same code with `B` = 0 and `b` known only at run time.
 macro_rules! by_bandwidth {
     ($b:expr, $kernel:ident($($arg:expr),*)) => {
         match $b {
-            2 => $kernel(2, $($arg),*),
-            3 => $kernel(3, $($arg),*),
-            4 => $kernel(4, $($arg),*),
-            5 => $kernel(5, $($arg),*),
-            6 => $kernel(6, $($arg),*),
-            7 => $kernel(7, $($arg),*),
-            8 => $kernel(8, $($arg),*),
-            9 => $kernel(9, $($arg),*),
-            10 => $kernel(10, $($arg),*),
-            11 => $kernel(11, $($arg),*),
-            b => $kernel(b, $($arg),*),
+            2 => $kernel::<2>(2, $($arg),*),
+            3 => $kernel::<3>(3, $($arg),*),
+            4 => $kernel::<4>(4, $($arg),*),
+            5 => $kernel::<5>(5, $($arg),*),
+            6 => $kernel::<6>(6, $($arg),*),
+            7 => $kernel::<7>(7, $($arg),*),
+            8 => $kernel::<8>(8, $($arg),*),
+            9 => $kernel::<9>(9, $($arg),*),
+            10 => $kernel::<10>(10, $($arg),*),
+            11 => $kernel::<11>(11, $($arg),*),
+            b => $kernel::<0>(b, $($arg),*),
         }
     };
 }
@@ -156,7 +262,7 @@ use by_bandwidth;
 
 /// y = A x for the upper band `data` (rows of b + 1) of A.
 #[inline(always)]
-fn mul_vec_kernel(b: usize, data: &[f64], x: &[f64], y: &mut [f64]) {
+fn mul_vec_kernel<const B: usize>(b: usize, data: &[f64], x: &[f64], y: &mut [f64]) {
     let n = x.len();
     y.fill(0.0);
     for (i, row) in data.chunks_exact(b + 1).enumerate() {
@@ -176,101 +282,309 @@ fn mul_vec_kernel(b: usize, data: &[f64], x: &[f64], y: &mut [f64]) {
     }
 }
 
-/// `dst` (cols x rows, column-major) = transpose of `src` (rows x cols, column-major), in
-/// blocks of rows small enough for the level-1 cache.
-fn transpose(src: &[f64], rows: usize, cols: usize, dst: &mut [f64]) {
-    const BLOCK: usize = 16;
-    for r0 in (0..rows).step_by(BLOCK) {
-        let r1 = (r0 + BLOCK).min(rows);
-        for j in 0..cols {
-            for (r, v) in src[j * rows + r0..j * rows + r1].iter().enumerate() {
-                dst[(r0 + r) * cols + j] = *v;
+/// Columns per parallel task of [`BandSym::mul_mat`].
+const COLUMN_GROUP: usize = 8;
+
+/// Rows per block of [`mul_diagonals`]: a block of every diagonal stays in the level-1 cache
+/// while all the columns pass through it.
+const ROW_BLOCK: usize = 256;
+
+/// Y = A X (column-major, n rows) with A given by its diagonals (`diags[d * n + i]` =
+/// A[i][i + d], d = 0..=b). Each y_i is A_ii x_i, then for d = 1, 2, ..., b the terms
+/// A[i][i + d] x[i + d] and A[i - d][i] x[i - d] (those inside the matrix), in that order.
+/// With `B` = b > 0 the rows with all terms inside are summed in registers, 32 at a time (independent chains).
+#[inline(always)]
+fn mul_diagonals<const B: usize>(b: usize, diags: &[f64], x: &[f64], y: &mut [f64]) {
+    const LANES: usize = 32;
+    let n = diags.len() / (b + 1);
+    let (inner_lo, inner_hi) = if B > 0 && n > 2 * B {
+        (B, n - B)
+    } else {
+        (n, n)
+    };
+    for r0 in (0..n).step_by(ROW_BLOCK) {
+        let r1 = (r0 + ROW_BLOCK).min(n);
+        let (lo, hi) = (inner_lo.clamp(r0, r1), inner_hi.clamp(r0, r1));
+        let chunks_end = lo + (hi.max(lo) - lo) / LANES * LANES;
+        for (xc, yc) in x.chunks_exact(n).zip(y.chunks_exact_mut(n)) {
+            for i in (r0..lo).chain(chunks_end..r1) {
+                yc[i] = diagonal_row(b, n, diags, xc, i);
+            }
+            for i0 in (lo..chunks_end).step_by(LANES) {
+                let lanes = |v: &[f64], at: usize| -> [f64; LANES] {
+                    v[at..at + LANES].try_into().expect("LANES entries")
+                };
+                let (a, xv) = (lanes(diags, i0), lanes(xc, i0));
+                let mut acc: [f64; LANES] = std::array::from_fn(|l| a[l] * xv[l]);
+                for d in 1..=B {
+                    let (a_up, x_up) = (lanes(diags, d * n + i0), lanes(xc, i0 + d));
+                    let (a_lo, x_lo) = (lanes(diags, d * n + i0 - d), lanes(xc, i0 - d));
+                    for l in 0..LANES {
+                        acc[l] += a_up[l] * x_up[l];
+                        acc[l] += a_lo[l] * x_lo[l];
+                    }
+                }
+                yc[i0..i0 + LANES].copy_from_slice(&acc);
             }
         }
     }
 }
 
-/// Y += A X with X, Y row-major with `c` columns.
+/// Row i of [`mul_diagonals`], term by term.
 #[inline(always)]
-fn mul_rows_kernel(b: usize, data: &[f64], c: usize, x: &[f64], y: &mut [f64]) {
-    let n = x.len() / c.max(1);
-    if c == 0 {
-        return;
-    }
-    for (i, row) in data.chunks_exact(b + 1).enumerate() {
-        let reach = b.min(n - 1 - i);
-        let (head, tail) = y.split_at_mut((i + 1) * c);
-        let yi = &mut head[i * c..];
-        let xi = &x[i * c..(i + 1) * c];
-        yi.iter_mut().zip(xi).for_each(|(y, x)| *y += row[0] * x);
-        for d in 1..=reach {
-            let a = row[d];
-            let xd = &x[(i + d) * c..(i + d + 1) * c];
-            yi.iter_mut().zip(xd).for_each(|(y, x)| *y += a * x);
-            let yd = &mut tail[(d - 1) * c..d * c];
-            yd.iter_mut().zip(xi).for_each(|(y, x)| *y += a * x);
+fn diagonal_row(b: usize, n: usize, diags: &[f64], x: &[f64], i: usize) -> f64 {
+    let mut acc = diags[i] * x[i];
+    for d in 1..=b {
+        if i + d < n {
+            acc += diags[d * n + i] * x[i + d];
+        }
+        if i >= d {
+            acc += diags[d * n + i - d] * x[i - d];
         }
     }
+    acc
 }
 
 /// In-place LDL^T of the upper band `l` (rows of b + 1): on return `l[k * (b + 1) + i]` =
 /// L[k + i][k] (unit diagonal stored as 1) and `d[k]` = D_k. `None` on a zero or non-finite
-/// pivot.
+/// pivot. With `B` = b > 0 the first n - b steps (full reach b) run on fixed-size arrays.
 #[inline(always)]
-fn ldlt_kernel(b: usize, l: &mut [f64], d: &mut [f64]) -> Option<()> {
+fn ldlt_kernel<const B: usize>(b: usize, l: &mut [f64], d: &mut [f64]) -> Option<()> {
     let n = d.len();
-    for k in 0..n {
-        let reach = b.min(n - 1 - k);
-        let (head, rest) = l.split_at_mut((k + 1) * (b + 1));
-        let colk = &mut head[k * (b + 1)..];
-        let pivot = colk[0];
-        if !(pivot.is_finite() && pivot != 0.0) {
-            return None;
-        }
-        d[k] = pivot;
-        // Column k of L: L[k + i][k] = A[k][k + i] / D_k (A being updated in place).
-        let inv = 1.0 / pivot;
-        for v in &mut colk[1..=reach] {
-            *v *= inv;
-        }
-        // Update the trailing block: A[k+i][k+j] -= L[k+i][k] D_k L[k+j][k], j >= i.
-        for i in 1..=reach {
-            let li = colk[i] * pivot;
-            let row = &mut rest[(i - 1) * (b + 1)..(i - 1) * (b + 1) + (reach - i) + 1];
-            for (dst, c) in row.iter_mut().zip(&colk[i..=reach]) {
-                *dst -= li * c;
-            }
-        }
-        colk[0] = 1.0;
+    let bulk = if B > 0 { n.saturating_sub(b) } else { 0 };
+    for k in 0..bulk {
+        ldlt_bulk_step::<B>(k, l, d)?;
+    }
+    for k in bulk..n {
+        ldlt_step(b, b.min(n - 1 - k), k, l, d)?;
     }
     Some(())
 }
 
-/// Solves L D L^T x = y in place (factors as left by [`ldlt_kernel`]).
+/// [`ldlt_step`] with reach `B` known at compile time (rows k..=k + B exist).
 #[inline(always)]
-fn ldlt_solve_kernel(b: usize, l: &[f64], d: &[f64], x: &mut [f64]) {
-    let n = d.len();
-    for k in 0..n {
-        let xk = x[k];
-        let reach = b.min(n - 1 - k);
-        let col = &l[k * (b + 1) + 1..=k * (b + 1) + reach];
-        for (xi, li) in x[k + 1..=k + reach].iter_mut().zip(col) {
-            *xi -= li * xk;
+fn ldlt_bulk_step<const B: usize>(k: usize, l: &mut [f64], d: &mut [f64]) -> Option<()> {
+    let w = B + 1;
+    let block = &mut l[k * w..(k + 1 + B) * w];
+    let pivot = block[0];
+    if !(pivot.is_finite() && pivot != 0.0) {
+        return None;
+    }
+    d[k] = pivot;
+    let inv = 1.0 / pivot;
+    let mut col = [0.0f64; B];
+    for (c, a) in col.iter_mut().zip(&block[1..=B]) {
+        *c = a * inv;
+    }
+    for i in 0..B {
+        let li = col[i] * pivot;
+        let row = &mut block[(i + 1) * w..(i + 1) * w + B - i];
+        for (dst, c) in row.iter_mut().zip(&col[i..]) {
+            *dst -= li * c;
         }
+    }
+    block[0] = 1.0;
+    block[1..=B].copy_from_slice(&col);
+    Some(())
+}
+
+/// Step k of [`ldlt_kernel`]: rows k + 1..=k + reach are updated.
+#[inline(always)]
+fn ldlt_step(b: usize, reach: usize, k: usize, l: &mut [f64], d: &mut [f64]) -> Option<()> {
+    let w = b + 1;
+    let (head, rest) = l.split_at_mut((k + 1) * w);
+    let colk = &mut head[k * w..];
+    let pivot = colk[0];
+    if !(pivot.is_finite() && pivot != 0.0) {
+        return None;
+    }
+    d[k] = pivot;
+    // Column k of L: L[k + i][k] = A[k][k + i] / D_k (A being updated in place).
+    let inv = 1.0 / pivot;
+    for v in &mut colk[1..=reach] {
+        *v *= inv;
+    }
+    // Update the trailing block: A[k+i][k+j] -= L[k+i][k] D_k L[k+j][k], j >= i.
+    for i in 1..=reach {
+        let li = colk[i] * pivot;
+        let row = &mut rest[(i - 1) * w..(i - 1) * w + (reach - i) + 1];
+        for (dst, c) in row.iter_mut().zip(&colk[i..=reach]) {
+            *dst -= li * c;
+        }
+    }
+    colk[0] = 1.0;
+    Some(())
+}
+
+/// Solves L D L^T x = y in place (factors as left by [`ldlt_kernel`]), bulk and tail split as
+/// there; the bulk keeps the b entries of x in flight in registers.
+#[inline(always)]
+fn ldlt_solve_kernel<const B: usize>(b: usize, l: &[f64], d: &[f64], x: &mut [f64]) {
+    let n = d.len();
+    let bulk = if B > 0 { n.saturating_sub(b) } else { 0 };
+    if bulk > 0 {
+        forward_bulk::<B>(bulk, l, x);
+    }
+    for k in bulk..n {
+        forward_step(b, b.min(n - 1 - k), k, l, x);
     }
     for (xk, dk) in x.iter_mut().zip(d) {
         *xk /= dk;
     }
-    for k in (0..n).rev() {
-        let reach = b.min(n - 1 - k);
-        let col = &l[k * (b + 1) + 1..=k * (b + 1) + reach];
-        let s: f64 = col
-            .iter()
-            .zip(&x[k + 1..=k + reach])
-            .map(|(li, xi)| li * xi)
-            .sum();
-        x[k] -= s;
+    for k in (bulk..n).rev() {
+        backward_step(b, b.min(n - 1 - k), k, l, x);
     }
+    if bulk > 0 {
+        backward_bulk::<B>(bulk, l, x);
+    }
+}
+
+/// [`forward_step`] for k = 0..bulk with reach `B`; `pending[i]` holds x[k + i] with the
+/// updates of the earlier steps applied.
+#[inline(always)]
+fn forward_bulk<const B: usize>(bulk: usize, l: &[f64], x: &mut [f64]) {
+    let mut pending = [0.0f64; B];
+    pending.copy_from_slice(&x[..B]);
+    for k in 0..bulk {
+        let xk = pending[0];
+        x[k] = xk;
+        let col = &l[k * (B + 1) + 1..(k + 1) * (B + 1)];
+        for i in 0..B - 1 {
+            pending[i] = pending[i + 1] - col[i] * xk;
+        }
+        pending[B - 1] = x[k + B] - col[B - 1] * xk;
+    }
+    x[bulk..bulk + B].copy_from_slice(&pending);
+}
+
+/// [`backward_step`] for k = bulk - 1 down to 0 with reach `B`; `done[i]` holds the final
+/// x[k + 1 + i].
+#[inline(always)]
+fn backward_bulk<const B: usize>(bulk: usize, l: &[f64], x: &mut [f64]) {
+    let mut done = [0.0f64; B];
+    done.copy_from_slice(&x[bulk..bulk + B]);
+    for k in (0..bulk).rev() {
+        let col = &l[k * (B + 1) + 1..(k + 1) * (B + 1)];
+        let s: f64 = col.iter().zip(&done).rev().map(|(li, xi)| li * xi).sum();
+        let xk = x[k] - s;
+        x[k] = xk;
+        for i in (1..B).rev() {
+            done[i] = done[i - 1];
+        }
+        done[0] = xk;
+    }
+}
+
+/// x[k + i] -= L[k + i][k] x[k] for i = 1..=reach.
+#[inline(always)]
+fn forward_step(b: usize, reach: usize, k: usize, l: &[f64], x: &mut [f64]) {
+    let xk = x[k];
+    let col = &l[k * (b + 1) + 1..=k * (b + 1) + reach];
+    for (xi, li) in x[k + 1..=k + reach].iter_mut().zip(col) {
+        *xi -= li * xk;
+    }
+}
+
+/// x[k] -= sum_i L[k + i][k] x[k + i] for i = 1..=reach, summed from i = reach down to 1 so
+/// that x[k + 1], computed last, enters last (a short dependency chain).
+#[inline(always)]
+fn backward_step(b: usize, reach: usize, k: usize, l: &[f64], x: &mut [f64]) {
+    let col = &l[k * (b + 1) + 1..=k * (b + 1) + reach];
+    let s: f64 = col
+        .iter()
+        .zip(&x[k + 1..=k + reach])
+        .rev()
+        .map(|(li, xi)| li * xi)
+        .sum();
+    x[k] -= s;
+}
+
+/// Shifts per group of [`BandSym::solve_shifted`] (two AVX2 registers per operation).
+pub const SHIFT_LANES: usize = 8;
+
+/// One value per lane of a [`BandSym::solve_shifted`] group.
+type Lanes = [f64; SHIFT_LANES];
+
+/// One group of [`BandSym::solve_shifted`]: `shifts.len()` <= SHIFT_LANES columns of `y`.
+/// Unused lanes repeat the last shift with a zero right-hand side and are dropped.
+#[inline(always)]
+fn shifted_group<const B: usize>(
+    b: usize,
+    a: &[f64],
+    o: &[f64],
+    shifts: &[f64],
+    y: &mut [f64],
+) -> Option<()> {
+    let w = b + 1;
+    let n = a.len() / w;
+    let c = shifts.len();
+    let sigma: Lanes = std::array::from_fn(|g| shifts[g.min(c - 1)]);
+    // Lane g of l[e] holds entry e of the band of A - sigma_g O, then of its factor.
+    let mut l: Vec<Lanes> = a
+        .iter()
+        .zip(o)
+        .map(|(&a, &o)| std::array::from_fn(|g| a - sigma[g] * o))
+        .collect();
+    let mut d: Vec<Lanes> = vec![[0.0; SHIFT_LANES]; n];
+    let bulk = if B > 0 { n.saturating_sub(b) } else { 0 };
+    for k in 0..n {
+        let reach = if k < bulk { B } else { b.min(n - 1 - k) };
+        let (head, rest) = l.split_at_mut((k + 1) * w);
+        let colk = &mut head[k * w..];
+        let pivot = colk[0];
+        if !pivot.iter().all(|p| p.is_finite() && *p != 0.0) {
+            return None;
+        }
+        d[k] = pivot;
+        let inv: Lanes = std::array::from_fn(|g| 1.0 / pivot[g]);
+        for v in &mut colk[1..=reach] {
+            v.iter_mut().zip(&inv).for_each(|(v, i)| *v *= i);
+        }
+        for i in 1..=reach {
+            let li: Lanes = std::array::from_fn(|g| colk[i][g] * pivot[g]);
+            let row = &mut rest[(i - 1) * w..(i - 1) * w + (reach - i) + 1];
+            for (dst, c) in row.iter_mut().zip(&colk[i..=reach]) {
+                for g in 0..SHIFT_LANES {
+                    dst[g] -= li[g] * c[g];
+                }
+            }
+        }
+        colk[0] = [1.0; SHIFT_LANES];
+    }
+    // Right-hand sides lane by lane, then forward substitution, D^-1, back substitution.
+    let mut x: Vec<Lanes> = (0..n)
+        .map(|i| std::array::from_fn(|g| if g < c { y[g * n + i] } else { 0.0 }))
+        .collect();
+    for k in 0..n {
+        let reach = if k < bulk { B } else { b.min(n - 1 - k) };
+        let xk = x[k];
+        for i in 1..=reach {
+            let li = l[k * w + i];
+            for g in 0..SHIFT_LANES {
+                x[k + i][g] -= li[g] * xk[g];
+            }
+        }
+    }
+    for (xk, dk) in x.iter_mut().zip(&d) {
+        xk.iter_mut().zip(dk).for_each(|(x, d)| *x /= d);
+    }
+    for k in (0..n).rev() {
+        let reach = if k < bulk { B } else { b.min(n - 1 - k) };
+        let mut s = [0.0; SHIFT_LANES];
+        for i in (1..=reach).rev() {
+            let (li, xi) = (l[k * w + i], x[k + i]);
+            for g in 0..SHIFT_LANES {
+                s[g] += li[g] * xi[g];
+            }
+        }
+        for g in 0..SHIFT_LANES {
+            x[k][g] -= s[g];
+        }
+    }
+    for (g, col) in y.chunks_exact_mut(n).enumerate() {
+        col.iter_mut().zip(&x).for_each(|(v, x)| *v = x[g]);
+    }
+    Some(())
 }
 
 /// The factors of A = L D L^T of a [`BandSym`].
@@ -283,6 +597,12 @@ pub struct BandLdlt {
 }
 
 impl BandLdlt {
+    /// Factors the upper band `l` (as stored by [`BandSym`]) in place.
+    fn factor(n: usize, b: usize, mut l: Vec<f64>) -> Option<BandLdlt> {
+        let mut d = vec![0.0; n];
+        by_bandwidth!(b, ldlt_kernel(&mut l, &mut d))?;
+        Some(BandLdlt { n, b, l, d })
+    }
     /// Number of negative pivots = number of eigenvalues of A below 0 (Sylvester's law of
     /// inertia); for A = K - sigma M with M positive definite, the number of eigenvalues of
     /// the pencil below sigma.
@@ -330,5 +650,77 @@ mod tests {
             m
         };
         assert_eq!(a.shifted(shift, &id).ldlt().unwrap().negative_pivots(), 5);
+    }
+
+    /// A symmetric n x n band of half-bandwidth b: `diag` + a wiggle on the diagonal, decaying
+    /// entries off it (diagonally dominant for diag >= 3).
+    fn band(n: usize, b: usize, diag: f64) -> BandSym {
+        let mut a = BandSym::zeros(n, b);
+        for i in 0..n {
+            a.add(i, i, diag + (i as f64 * 0.37).sin());
+            for d in 1..=b.min(n - 1 - i) {
+                a.add(i, i + d, (0.9 * (i + 3 * d) as f64).cos() / (d * d) as f64);
+            }
+        }
+        a
+    }
+
+    fn columns(n: usize, c: usize) -> Mat {
+        Mat::from_col_major(n, c, (0..n * c).map(|i| (0.61 * i as f64).sin()).collect())
+    }
+
+    #[test]
+    fn mul_mat_matches_the_dense_product() {
+        // Bandwidths with and without a compiled constant (13), matrices narrower than 2b,
+        // row counts around the register and row blocks.
+        for &(n, b) in &[
+            (1, 0),
+            (5, 3),
+            (9, 4),
+            (40, 7),
+            (300, 7),
+            (600, 2),
+            (50, 13),
+        ] {
+            let (a, x) = (band(n, b, 3.0), columns(n, 11));
+            let (y, dense) = (a.mul_mat(&x), a.to_dense());
+            for j in 0..11 {
+                for i in 0..n {
+                    let want: f64 = (0..n).map(|k| dense.get(i, k) * x.get(k, j)).sum();
+                    assert!(
+                        (y.get(i, j) - want).abs() <= 1e-13 * (1.0 + want.abs()),
+                        "n {n} b {b}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shifted_solves_match_one_factorisation_per_shift() {
+        // 11 shifts: one full group of lanes and a partial one; bandwidths with and without a
+        // compiled constant; a diagonal second matrix (different bandwidth).
+        let shifts: Vec<f64> = (0..11).map(|j| -0.5 + 0.3 * j as f64).collect();
+        for &(n, b, bm) in &[(6, 3, 3), (40, 7, 7), (300, 7, 7), (60, 13, 13), (50, 4, 0)] {
+            let (a, m) = (band(n, b, 4.0), band(n, bm, 6.0));
+            let rhs = columns(n, shifts.len());
+            let mut y = rhs.as_slice().to_vec();
+            a.solve_shifted(&m, &shifts, &mut y).unwrap();
+            for (j, &s) in shifts.iter().enumerate() {
+                let mut want = rhs.col(j).to_vec();
+                a.ldlt_shifted(s, &m).unwrap().solve_in_place(&mut want);
+                for (got, want) in y[j * n..(j + 1) * n].iter().zip(&want) {
+                    assert!(
+                        (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+                        "n {n} b {b}"
+                    );
+                }
+            }
+        }
+        // A shift that makes the first pivot zero: an error, not a NaN.
+        let (a, m) = (band(20, 7, 4.0), band(20, 7, 6.0));
+        let singular = a.get(0, 0) / m.get(0, 0);
+        let mut y = vec![1.0; 20 * 2];
+        assert!(a.solve_shifted(&m, &[0.0, singular], &mut y).is_none());
     }
 }

@@ -174,20 +174,36 @@ pub fn sym_eigen(a: &Mat) -> Result<(Vec<f64>, Mat), SpectralError> {
     Ok((values, vectors))
 }
 
-/// Flips each column so that its entry of largest magnitude is positive (first one on ties).
+/// Flips each column so that its entry of largest magnitude is positive (see [`sign_anchor`],
+/// tolerance 1e-12).
 pub fn fix_signs(v: &mut Mat) {
     for j in 0..v.ncols {
         let col = v.col_mut(j);
-        let mut best = 0;
-        for i in 1..col.len() {
-            if col[i].abs() > col[best].abs() * (1.0 + 1e-12) {
-                best = i;
-            }
-        }
-        if col[best] < 0.0 {
+        if col[sign_anchor(col, 1e-12)] < 0.0 {
             col.iter_mut().for_each(|x| *x = -*x);
         }
     }
+}
+
+/// The entry that fixes a vector's sign: the first whose magnitude is within relative `tol` of
+/// the largest (so that round-off cannot move it between near-equal extremes). 0 if empty.
+pub fn sign_anchor(col: &[f64], tol: f64) -> usize {
+    // Four running maxima (max is exact, so the order does not matter).
+    let mut m = [0.0f64; 4];
+    let chunks = col.chunks_exact(4);
+    let tail = chunks
+        .remainder()
+        .iter()
+        .fold(0.0f64, |a, x| a.max(x.abs()));
+    for c in chunks {
+        for l in 0..4 {
+            m[l] = m[l].max(c[l].abs());
+        }
+    }
+    let max = m.iter().fold(tail, |a, &x| a.max(x));
+    col.iter()
+        .position(|x| x.abs() * (1.0 + tol) >= max)
+        .unwrap_or(0)
 }
 
 /// Lower Cholesky factor L of a symmetric positive-definite matrix (A = L L^T).

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::dense::Mat;
-use crate::pencil::{BoundaryCondition, Eigenpairs, SturmLiouville, check_finite};
+use crate::pencil::{BoundaryCondition, SturmLiouville, check_finite};
 use crate::{BoundaryMode, EigenSolver, Grid, SpectralError};
 
 /// The Fokker–Planck operator of an equilibrium density on the grid, discretised: stiffness
@@ -90,12 +90,9 @@ impl FokkerPlanck {
         solver: &dyn EigenSolver,
         warm: Option<&FpModes>,
     ) -> Result<FpModes, SpectralError> {
-        let warm_pairs = warm.map(|w| Eigenpairs {
-            values: w.lambda.clone(),
-            vectors: Mat::zeros(0, 0),
-            basis: w.basis.clone(),
-        });
-        let pairs = self.problem.solve(nv, solver, warm_pairs.as_ref())?;
+        let pairs = self
+            .problem
+            .solve_from_basis(nv, solver, warm.map(|w| &w.basis))?;
         let mut psi = pairs.vectors.clone();
         for k in 0..nv {
             psi.col_mut(k)

@@ -306,6 +306,17 @@ impl SturmLiouville {
         solver: &dyn crate::EigenSolver,
         warm: Option<&Eigenpairs>,
     ) -> Result<Eigenpairs, SpectralError> {
+        self.solve_from_basis(nv, solver, warm.map(|w| &w.basis))
+    }
+
+    /// [`SturmLiouville::solve`] warm-started from a reduced basis alone (ignored unless it has
+    /// one row per reduced unknown).
+    pub fn solve_from_basis(
+        &self,
+        nv: usize,
+        solver: &dyn crate::EigenSolver,
+        warm: Option<&Mat>,
+    ) -> Result<Eigenpairs, SpectralError> {
         let available = self.max_modes();
         if nv == 0 || nv > available {
             return Err(SpectralError::TooManyModes {
@@ -313,20 +324,14 @@ impl SturmLiouville {
                 available,
             });
         }
-        let warm_basis = warm.map(|w| &w.basis).filter(|b| b.nrows() == available);
+        let warm_basis = warm.filter(|b| b.nrows() == available);
         let sol = solver.solve(&self.pencil, nv, warm_basis)?;
         let mut vectors = self.reduction.expand(&sol.vectors);
         // Deterministic signs on the nodal vectors; the basis follows.
         let mut basis = sol.basis;
         for j in 0..nv {
             let col = vectors.col(j);
-            let mut best = 0;
-            for i in 1..col.len() {
-                if col[i].abs() > col[best].abs() * (1.0 + 1e-9) {
-                    best = i;
-                }
-            }
-            if col[best] < 0.0 {
+            if col[crate::dense::sign_anchor(col, 1e-9)] < 0.0 {
                 vectors.col_mut(j).iter_mut().for_each(|x| *x = -*x);
                 basis.col_mut(j).iter_mut().for_each(|x| *x = -*x);
             }
