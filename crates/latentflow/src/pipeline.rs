@@ -10,7 +10,8 @@ use latentflow_data::{SpikeData, Split};
 use latentflow_likelihood::Model;
 use latentflow_optim::{CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SpikeProblem};
 use latentflow_select::{
-    BestGeneralizationResult, FeatureConsistency, FeatureConsistencyResult, best_generalization,
+    BestGeneralizationResult, FeatureConsistency, FeatureConsistencyResult, PathPoint,
+    best_generalization,
 };
 use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
 use serde::{Deserialize, Serialize};
@@ -29,6 +30,32 @@ pub struct EarlyStop {
     pub margin: f64,
     /// The validation minimum must lie before this fraction of the iterations run.
     pub validation_behind: f64,
+}
+
+impl EarlyStop {
+    /// True if the rule ends two paths that have run `iterations` iterations: the consistency
+    /// curve of `consistency` (quadrature weights `w`) has crossed its threshold at least
+    /// `margin` before the end of its axis and both validation minima lie before
+    /// `validation_behind * iterations`. Works on saved paths too (to replay the rule).
+    pub fn reached(
+        &self,
+        consistency: &FeatureConsistency,
+        w: &[f64],
+        paths: [&[PathPoint]; 2],
+        iterations: u64,
+    ) -> Result<bool, Error> {
+        let kl = consistency.select(w, paths[0], paths[1])?;
+        let Some(end) = kl.axis.last().copied() else {
+            return Ok(false);
+        };
+        let crossed = kl.crossed && kl.m_star + self.margin <= end;
+        let behind = paths.iter().all(|p| {
+            best_generalization(p)
+                .map(|bg| (bg.iteration as f64) < self.validation_behind * iterations as f64)
+                .unwrap_or(false)
+        });
+        Ok(crossed && behind)
+    }
 }
 
 impl Default for EarlyStop {
@@ -264,20 +291,12 @@ impl Pipeline {
     }
 
     fn should_stop(&self, fits: &[Fit<SpikeProblem>; 2], rule: &EarlyStop) -> Result<bool, Error> {
-        let p0 = fits[0].path().path_points();
-        let p1 = fits[1].path().path_points();
-        let kl = self.config.consistency_kl.select(self.grid.w(), &p0, &p1)?;
-        let Some(end) = kl.axis.last().copied() else {
-            return Ok(false);
-        };
-        let crossed = kl.crossed && kl.m_star + rule.margin <= end;
-        let it = fits[0].state().iteration as f64;
-        let behind = [&p0, &p1].iter().all(|p| {
-            best_generalization(p)
-                .map(|bg| (bg.iteration as f64) < rule.validation_behind * it)
-                .unwrap_or(false)
-        });
-        Ok(crossed && behind)
+        rule.reached(
+            &self.config.consistency_kl,
+            self.grid.w(),
+            [&fits[0].path().path_points(), &fits[1].path().path_points()],
+            fits[0].state().iteration,
+        )
     }
 
     fn select(
