@@ -198,43 +198,30 @@ impl BandSym {
     }
     /// self - shift * other (same size; bandwidth the larger of the two).
     pub fn shifted(&self, shift: f64, other: &BandSym) -> BandSym {
-        if self.b == other.b {
-            return BandSym {
-                n: self.n,
-                b: self.b,
-                data: self
-                    .data
-                    .iter()
-                    .zip(&other.data)
-                    .map(|(a, o)| a - shift * o)
-                    .collect(),
-            };
+        if self.b != other.b {
+            let b = self.b.max(other.b);
+            return self.widened(b).shifted(shift, &other.widened(b));
         }
-        let b = self.b.max(other.b);
-        let mut out = BandSym::zeros(self.n, b);
-        for i in 0..self.n {
-            for j in i..(i + b + 1).min(self.n) {
-                out.data[i * (b + 1) + (j - i)] = self.get(i, j) - shift * other.get(i, j);
-            }
+        BandSym {
+            n: self.n,
+            b: self.b,
+            data: self
+                .data
+                .iter()
+                .zip(&other.data)
+                .map(|(a, o)| a - shift * o)
+                .collect(),
         }
-        out
     }
     /// LDL^T factorisation without pivoting. `None` if a pivot is zero or not finite.
     pub fn ldlt(&self) -> Option<BandLdlt> {
         BandLdlt::factor(self.n, self.b, self.data.clone())
     }
-    /// LDL^T factorisation of self - shift * other without forming the shifted matrix first.
+    /// LDL^T factorisation of self - shift * other (factored in the storage of the shifted
+    /// matrix, no further copy).
     pub fn ldlt_shifted(&self, shift: f64, other: &BandSym) -> Option<BandLdlt> {
-        if self.b != other.b {
-            return self.shifted(shift, other).ldlt();
-        }
-        let l = self
-            .data
-            .iter()
-            .zip(&other.data)
-            .map(|(a, o)| a - shift * o)
-            .collect();
-        BandLdlt::factor(self.n, self.b, l)
+        let s = self.shifted(shift, other);
+        BandLdlt::factor(s.n, s.b, s.data)
     }
 }
 
