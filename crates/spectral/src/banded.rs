@@ -279,7 +279,8 @@ const ROW_BLOCK: usize = 256;
 /// Y = A X (column-major, n rows) with A given by its diagonals (`diags[d * n + i]` =
 /// A[i][i + d], d = 0..=b). Each y_i is A_ii x_i, then for d = 1, 2, ..., b the terms
 /// A[i][i + d] x[i + d] and A[i - d][i] x[i - d] (those inside the matrix), in that order.
-/// With `B` = b > 0 the rows with all terms inside are summed in registers, 32 at a time (independent chains).
+/// With `B` = b > 0 the rows with all terms inside are summed in registers, 32 at a time
+/// (independent dependency chains).
 #[inline(always)]
 fn mul_diagonals<const B: usize>(b: usize, diags: &[f64], x: &[f64], y: &mut [f64]) {
     const LANES: usize = 32;
