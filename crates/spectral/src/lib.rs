@@ -29,7 +29,7 @@ mod grid;
 mod pencil;
 mod solver;
 
-pub use banded::{BandLdlt, BandSym};
+pub use banded::{BandLdlt, BandSym, SHIFT_LANES};
 pub use fp::{FokkerPlanck, FpModes};
 pub use gll::gll_nodes_weights;
 pub use grid::Grid;
