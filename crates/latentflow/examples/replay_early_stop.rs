@@ -18,6 +18,14 @@ use latentflow::select::{FeatureConsistency, PathPoint, best_generalization};
 
 type Failure = Box<dyn std::error::Error>;
 
+/// The points of both paths with iteration < `end` (the paths as they were after `end`
+/// iterations).
+fn truncated(paths: &[Vec<PathPoint>; 2], end: u64) -> [Vec<PathPoint>; 2] {
+    paths
+        .clone()
+        .map(|p| p.into_iter().filter(|q| q.iteration < end).collect())
+}
+
 /// What the selections are on two paths (points with iteration < `end`).
 fn selections(
     kl: &FeatureConsistency,
@@ -25,10 +33,7 @@ fn selections(
     paths: &[Vec<PathPoint>; 2],
     end: u64,
 ) -> Result<String, Failure> {
-    let cut: Vec<Vec<PathPoint>> = paths
-        .iter()
-        .map(|p| p.iter().filter(|q| q.iteration < end).cloned().collect())
-        .collect();
+    let cut = truncated(paths, end);
     let fc = kl.select(w, &cut[0], &cut[1])?;
     let bg = [best_generalization(&cut[0])?, best_generalization(&cut[1])?];
     Ok(format!(
@@ -59,10 +64,7 @@ fn replay(dir: &Path) -> Result<(), Failure> {
         let rule = EarlyStop { margin, ..rule };
         let mut stop = None;
         for t in (rule.check_every..=ran).step_by(rule.check_every.max(1) as usize) {
-            let cut: Vec<Vec<PathPoint>> = points
-                .iter()
-                .map(|p| p.iter().filter(|q| q.iteration < t).cloned().collect())
-                .collect();
+            let cut = truncated(&points, t);
             if rule.reached(&kl, grid.w(), [&cut[0], &cut[1]], t)? {
                 stop = Some(t);
                 break;
