@@ -6,6 +6,7 @@ use latentflow_spectral::dense::{Mat, matmul};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::accumulate::{IntervalSums, close_pairs};
 use crate::passes::TrialGrad;
 use crate::{Likelihood, LikelihoodError};
 
@@ -71,21 +72,19 @@ pub struct Gradients {
 struct Totals {
     neg_loglik: f64,
     trials: usize,
-    g_intervals: Mat,
+    intervals: IntervalSums,
     g_abs: Mat,
-    g_spikes: Vec<Mat>,
     alpha_end: Vec<f64>,
     beta0: Vec<f64>,
 }
 
 impl Totals {
-    fn new(m: usize, k: usize) -> Self {
+    fn new(m: usize, k: usize, close: usize) -> Self {
         Totals {
             neg_loglik: 0.0,
             trials: 0,
-            g_intervals: Mat::zeros(m, m),
+            intervals: IntervalSums::new(m, k, close),
             g_abs: Mat::zeros(m, m),
-            g_spikes: (0..k).map(|_| Mat::zeros(m, m)).collect(),
             alpha_end: vec![0.0; m],
             beta0: vec![0.0; m],
         }
@@ -93,12 +92,9 @@ impl Totals {
     fn add_trial(&mut self, t: TrialGrad) {
         self.neg_loglik += t.neg_loglik;
         self.trials += 1;
-        add_into(&mut self.g_intervals, &t.g_intervals);
+        self.intervals.add(&t.intervals);
         if let Some(g) = &t.g_abs {
             add_into(&mut self.g_abs, g);
-        }
-        for (a, b) in self.g_spikes.iter_mut().zip(&t.g_spikes) {
-            add_into(a, b);
         }
         add_vec(&mut self.alpha_end, &t.alpha_end);
         add_vec(&mut self.beta0, &t.beta0);
@@ -106,11 +102,8 @@ impl Totals {
     fn add(&mut self, o: Totals) {
         self.neg_loglik += o.neg_loglik;
         self.trials += o.trials;
-        add_into(&mut self.g_intervals, &o.g_intervals);
+        self.intervals.add(&o.intervals);
         add_into(&mut self.g_abs, &o.g_abs);
-        for (a, b) in self.g_spikes.iter_mut().zip(&o.g_spikes) {
-            add_into(a, b);
-        }
         add_vec(&mut self.alpha_end, &o.alpha_end);
         add_vec(&mut self.beta0, &o.beta0);
     }
@@ -181,27 +174,30 @@ impl Likelihood {
         self.check_neurons(data)?;
         let (m, k) = (self.nv(), self.spike_ops.len());
         let trials = data.trials();
+        let intervals: usize = trials.iter().map(|t| t.isi().len()).sum();
+        let duration: f64 = trials.iter().map(|t| t.duration()).sum();
+        let close = close_pairs(&self.mu, duration / intervals.max(1) as f64);
         let units: Vec<Totals> = trials
             .par_chunks(TRIALS_PER_UNIT)
             .enumerate()
             .map(|(u, chunk)| {
-                let mut t = Totals::new(m, k);
+                let mut t = Totals::new(m, k, close.len());
                 for (j, trial) in chunk.iter().enumerate() {
-                    t.add_trial(self.trial_grad(u * TRIALS_PER_UNIT + j, trial)?);
+                    t.add_trial(self.trial_grad(u * TRIALS_PER_UNIT + j, trial, &close)?);
                 }
                 Ok(t)
             })
             .collect::<Result<_, LikelihoodError>>()?;
-        let mut total = Totals::new(m, k);
+        let mut total = Totals::new(m, k, close.len());
         for u in units {
             total.add(u);
         }
-        let grads = self.assemble(&total, request);
-        Ok((total.neg_loglik, grads))
+        let neg_loglik = total.neg_loglik;
+        Ok((neg_loglik, self.assemble(total, &close, request)))
     }
 
     /// Maps the summed accumulators to nodal gradients.
-    fn assemble(&self, t: &Totals, request: GradRequest) -> Gradients {
+    fn assemble(&self, t: Totals, close: &[(usize, usize)], request: GradRequest) -> Gradients {
         let model = &self.model;
         let grid = model.grid();
         let (n, m) = (grid.n(), self.nv());
@@ -211,8 +207,9 @@ impl Likelihood {
         let phi = &self.modes.phi;
         let trials = t.trials as f64;
 
+        let (g_intervals, g_spikes) = t.intervals.finish(&self.mu, close, &self.spike_ops);
         // G = G_intervals - G_abs, mapped to the H0 basis: G0 = Q G Q^T.
-        let mut g = t.g_intervals.clone();
+        let mut g = g_intervals.clone();
         add_vec(
             g.as_mut_slice(),
             &t.g_abs.as_slice().iter().map(|v| -v).collect::<Vec<_>>(),
@@ -265,11 +262,11 @@ impl Likelihood {
             out.force0 = Some(grid.antiderivative(&integrand).iter().map(|v| -v).collect());
         }
         if request.fr || request.c {
-            let gf0 = self.rotate_back(&t.g_intervals);
+            let gf0 = self.rotate_back(&g_intervals);
             let common = row_dots(&mat_mul(phi, &gf0), phi);
             let mut fr = Vec::new();
             let mut c = Vec::new();
-            for (rate, g1) in model.rates().iter().zip(&t.g_spikes) {
+            for (rate, g1) in model.rates().iter().zip(&g_spikes) {
                 let g10 = self.rotate_back(g1);
                 let own = row_dots(&mat_mul(phi, &g10), phi);
                 let integrand: Vec<f64> = (0..n)

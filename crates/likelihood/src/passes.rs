@@ -1,38 +1,45 @@
 //! Forward and backward passes over one trial (method.md §3–§4), in the dark operator's
-//! eigenbasis, with the scale factors c_i that keep the messages at unit norm.
+//! eigenbasis, with scale factors that keep the messages at unit norm.
 //!
 //! The dark eigenvalues are used shifted by their minimum (`mu - mu_min`) so that a long
 //! interval cannot underflow every component; the shift contributes `mu_min * duration` to
-//! -log L and cancels everywhere else (messages are only ever normalised). Both passes are
-//! compiled for the widest instruction set the CPU offers (runtime dispatch by `pulp`; same bits).
+//! -log L and cancels everywhere else (messages are only ever normalised).
+//!
+//! For the gradients the two passes run at the same time: the backward pass normalises its
+//! messages by their own norms d_i instead of the forward scale factors c_i, and the stored
+//! backward messages are rescaled afterwards by kappa_i = prod_{l >= i} d_l / c_l (over
+//! c_end c_abs). The decays are computed first, in parallel over chunks of intervals.
 
 use std::cell::RefCell;
 
 use latentflow_data::Trial;
-use latentflow_spectral::dense::{Mat, matmul};
-use pulp::{Arch, Simd, WithSimd};
+use latentflow_spectral::dense::Mat;
+use rayon::prelude::*;
 
-use crate::kernels::{dot, mat_vec, mat_vec_prefix, norm};
+use crate::accumulate::{Buffers, DECAY_CUT, IntervalSums, Layout, interval_sums};
+use crate::kernels::{dot, mat_vec, mat_vec_prefix, norm, simd};
 use crate::{Likelihood, LikelihoodError};
 
-/// Number of intervals whose backward messages are gathered before one matrix-product update.
-const BLOCK: usize = 256;
+/// Intervals per unit of parallel work in the decays.
+const CHUNK: usize = 1024;
 
-/// Pairs of dark eigenvalues with |mu_j - mu_k| * (mean interval) below this use the
-/// cancellation-free per-interval form of I_jk; the others use divided differences of two
-/// matrix products, whose relative round-off is ~ eps / (|mu_j - mu_k| t) <= 1e-13.
-const CLOSE_PAIR: f64 = 1e-3;
-
-/// Components decayed by more than exp(-DECAY_CUT) ~ 1e-20 over one interval are dropped.
-const DECAY_CUT: f64 = 46.0;
-
-/// Largest scratch buffer (entries) kept for the next trial: 64 MiB.
+/// Largest scratch (entries of the decays and both message buffers) kept for the next trial:
+/// 64 MiB.
 const SCRATCH_KEEP: usize = 1 << 23;
 
+/// Per-thread buffers of a trial's messages and decays, reused from trial to trial: fresh
+/// multi-megabyte allocations cost more in page faults than the passes themselves.
+#[derive(Default)]
+struct Scratch {
+    decays: Vec<f64>,
+    alpha: Vec<f64>,
+    e_alpha: Vec<f64>,
+    beta: Vec<f64>,
+    e_beta: Vec<f64>,
+}
+
 thread_local! {
-    /// Per-thread buffers of the forward messages and decays, reused from trial to trial:
-    /// fresh multi-megabyte allocations cost more in page faults than the pass itself.
-    static SCRATCH: RefCell<(Vec<f64>, Vec<f64>)> = RefCell::default();
+    static SCRATCH: RefCell<Scratch> = RefCell::default();
 }
 
 /// `buf` with length `len`, reusing its allocation (contents unspecified).
@@ -45,39 +52,117 @@ fn resized(mut buf: Vec<f64>, len: usize) -> Vec<f64> {
 #[derive(Debug, Clone)]
 pub(crate) struct TrialGrad {
     pub neg_loglik: f64,
-    /// G accumulated over the intervals (before the absorption term), dark basis.
-    pub g_intervals: Mat,
+    /// The sums over the intervals that make G and the G1_n.
+    pub intervals: IntervalSums,
     /// alpha_S beta^T at the absorption step (absorbing, uncensored trials).
     pub g_abs: Option<Mat>,
-    /// Sum over spikes of neuron n of (E alpha_{i-1}) beta^T, dark basis.
-    pub g_spikes: Vec<Mat>,
     /// alpha_last / c_end.
     pub alpha_end: Vec<f64>,
     /// beta_0 = beta / c_0.
     pub beta0: Vec<f64>,
 }
 
+/// Where the gradient's forward pass keeps alpha_{i-1}, (E_i alpha_{i-1})[..bound] (layout
+/// order) and ln c_i.
+struct ForwardStore<'s> {
+    layout: &'s Layout,
+    alpha: &'s mut [f64],
+    e_alpha: &'s mut [f64],
+    log_c: &'s mut [f64],
+}
+
+/// The decays E_i = exp(-(mu - mu_min) dt_i) of a trial's intervals, interval i keeping only
+/// its first r_i components: the dark eigenvalues ascend, and the components beyond decay by
+/// more than exp(-DECAY_CUT) (taken as 0, a change below round-off of the surviving ones).
+pub(crate) struct Decays {
+    values: Vec<f64>,
+    /// Interval i's components are values[start[i]..start[i + 1]].
+    start: Vec<usize>,
+    /// r_i (at least 1).
+    pub active: Vec<usize>,
+}
+
+impl Decays {
+    /// Computes the decays in parallel over chunks of intervals, on `buf`'s allocation.
+    fn new(mu: &[f64], isi: &[f64], mut buf: Vec<f64>) -> Decays {
+        let mu_min = mu.iter().cloned().fold(f64::INFINITY, f64::min);
+        let active: Vec<usize> = isi
+            .iter()
+            .map(|&dt| {
+                mu.partition_point(|&mk| (mk - mu_min) * dt <= DECAY_CUT)
+                    .max(1)
+            })
+            .collect();
+        let mut start = Vec::with_capacity(isi.len() + 1);
+        start.push(0);
+        for &r in &active {
+            start.push(start.last().unwrap() + r);
+        }
+        buf.resize(start[isi.len()], 0.0);
+        // Split the values at chunk boundaries (each value is computed on its own, so the
+        // split does not change any bits).
+        let mut chunks = Vec::new();
+        let mut rest = buf.as_mut_slice();
+        for lo in (0..isi.len()).step_by(CHUNK) {
+            let hi = (lo + CHUNK).min(isi.len());
+            let (head, tail) = rest.split_at_mut(start[hi] - start[lo]);
+            chunks.push((&isi[lo..hi], &active[lo..hi], head));
+            rest = tail;
+        }
+        chunks.into_par_iter().for_each(|(isi, active, values)| {
+            simd!(|mu: &'a [f64],
+                   mu_min: f64,
+                   isi: &'a [f64],
+                   active: &'a [usize],
+                   values: &'a mut [f64]|
+             -> () {
+                let mut e = values.iter_mut();
+                for (&dt, &r) in isi.iter().zip(active) {
+                    // mu first: zip stops at its end without taking one more value.
+                    for (mk, v) in mu[..r].iter().zip(e.by_ref()) {
+                        *v = (-(mk - mu_min) * dt).exp();
+                    }
+                }
+            }(mu, mu_min, isi, active, values))
+        });
+        Decays {
+            values: buf,
+            start,
+            active,
+        }
+    }
+
+    /// E_i (its first r_i components).
+    #[inline(always)]
+    pub(crate) fn of(&self, i: usize) -> &[f64] {
+        &self.values[self.start[i]..self.start[i + 1]]
+    }
+
+    /// v <- E_i v; returns r_i (the entries of v beyond it become 0).
+    #[inline(always)]
+    fn apply(&self, i: usize, v: &mut [f64]) -> usize {
+        let e = self.of(i);
+        v.iter_mut().zip(e).for_each(|(x, y)| *x *= y);
+        v[e.len()..].fill(0.0);
+        e.len()
+    }
+}
+
+/// The end of a forward pass.
+struct ForwardEnd {
+    neg_loglik: f64,
+    /// The message before the absorption step.
+    alpha_s: Vec<f64>,
+    /// ln c_abs (0 without absorption) and c_end.
+    log_c_abs: f64,
+    c_end: f64,
+    /// alpha_last / c_end.
+    alpha_end: Vec<f64>,
+}
+
 impl Likelihood {
     fn mu_min(&self) -> f64 {
         self.mu.iter().cloned().fold(f64::INFINITY, f64::min)
-    }
-
-    /// exp(-(mu - mu_min) dt) into `e`; returns the number r of leading components that are
-    /// not negligible. The dark eigenvalues ascend, so components r.. decay by more than
-    /// exp(-DECAY_CUT) and are set to 0 (a change below round-off of the surviving ones).
-    #[inline(always)]
-    fn decay(&self, mu_min: f64, dt: f64, e: &mut [f64]) -> usize {
-        let mut r = 0;
-        for (ek, mk) in e.iter_mut().zip(&self.mu) {
-            let x = (mk - mu_min) * dt;
-            if x > DECAY_CUT {
-                break;
-            }
-            *ek = (-x).exp();
-            r += 1;
-        }
-        e[r..].fill(0.0);
-        r.max(1)
     }
 
     fn spike_op(&self, trial: usize, event: usize, neuron: u32) -> Result<&Mat, LikelihoodError> {
@@ -101,41 +186,60 @@ impl Likelihood {
         index: usize,
         trial: &Trial,
     ) -> Result<f64, LikelihoodError> {
-        struct Op<'a>(&'a Likelihood, usize, &'a Trial);
-        impl WithSimd for Op<'_> {
-            type Output = Result<f64, LikelihoodError>;
-            #[inline(always)]
-            fn with_simd<S: Simd>(self, _: S) -> Self::Output {
-                self.0.trial_neg_loglik_inline(self.1, self.2)
-            }
-        }
-        Arch::new().dispatch(Op(self, index, trial))
+        let mut scratch = SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let decays = Decays::new(&self.mu, trial.isi(), std::mem::take(&mut scratch.decays));
+        let end = simd!(|lik: &'a Likelihood,
+                         index: usize,
+                         trial: &'a Trial,
+                         decays: &'a Decays|
+         -> Result<ForwardEnd, LikelihoodError> {
+            lik.forward(index, trial, decays, None)
+        }(self, index, trial, &decays));
+        scratch.decays = decays.values;
+        keep_scratch(scratch);
+        end.map(|end| end.neg_loglik)
     }
 
+    /// The forward pass, keeping its messages in `store` if given.
     #[inline(always)]
-    fn trial_neg_loglik_inline(&self, index: usize, trial: &Trial) -> Result<f64, LikelihoodError> {
-        let m = self.nv();
-        let mu_min = self.mu_min();
+    fn forward(
+        &self,
+        index: usize,
+        trial: &Trial,
+        decays: &Decays,
+        mut store: Option<ForwardStore>,
+    ) -> Result<ForwardEnd, LikelihoodError> {
         let mut a = self.alpha0.clone();
-        let mut tmp = vec![0.0; m];
-        let mut e = vec![0.0; m];
-        let mut log_c = self.c0.ln() - mu_min * trial.duration();
-        for (i, (&dt, &neuron)) in trial.isi().iter().zip(trial.neuron()).enumerate() {
-            let r = self.decay(mu_min, dt, &mut e);
-            a.iter_mut().zip(&e).for_each(|(x, y)| *x *= y);
+        let mut tmp = vec![0.0; a.len()];
+        let mut log_c = self.c0.ln() - self.mu_min() * trial.duration();
+        for (i, &neuron) in trial.neuron().iter().enumerate() {
+            if let Some(st) = &mut store {
+                st.alpha[st.layout.full(i)].copy_from_slice(&a);
+            }
+            let r = decays.apply(i, &mut a);
+            if let Some(st) = &mut store {
+                let ea = &mut st.e_alpha[st.layout.short(i)];
+                ea.copy_from_slice(&a[..ea.len()]);
+            }
             if let Some(n) = neuron {
                 mat_vec_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
                 std::mem::swap(&mut a, &mut tmp);
             }
-            log_c += normalise(&mut a).map_err(|_| step_error(index, i, neuron))?;
+            let lc = normalise(&mut a).map_err(|_| step_error(index, i, neuron))?;
+            log_c += lc;
+            if let Some(st) = &mut store {
+                st.log_c[i] = lc;
+            }
         }
+        let alpha_s = a.clone();
+        let mut log_c_abs = 0.0;
         if let Some(abs) = self.applies_absorption(trial) {
-            mat_vec(abs, &a, &mut tmp);
-            std::mem::swap(&mut a, &mut tmp);
-            log_c += normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
+            mat_vec(abs, &alpha_s, &mut a);
+            log_c_abs = normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
                 trial: index,
                 value: 0.0,
             })?;
+            log_c += log_c_abs;
         }
         let c_end = dot(&self.b, &a);
         if !(c_end.is_finite() && c_end > 0.0) {
@@ -144,355 +248,191 @@ impl Likelihood {
                 value: c_end,
             });
         }
-        Ok(-(log_c + c_end.ln()))
+        Ok(ForwardEnd {
+            neg_loglik: -(log_c + c_end.ln()),
+            alpha_s,
+            log_c_abs,
+            c_end,
+            alpha_end: a.iter().map(|v| v / c_end).collect(),
+        })
     }
 
-    /// Forward and backward pass of one trial, with its gradient accumulators.
+    /// The backward pass normalised by its own norms: stores each interval's unit-norm message
+    /// before the spike operator in `beta` and the first `bound` entries of the one after it in
+    /// `e_beta` (layout order); returns ln d_i per interval and the message after the first
+    /// interval's decay.
+    #[inline(always)]
+    fn backward(
+        &self,
+        index: usize,
+        trial: &Trial,
+        decays: &Decays,
+        layout: &Layout,
+        beta_out: &mut [f64],
+        post_out: &mut [f64],
+    ) -> Result<(Vec<f64>, Vec<f64>), LikelihoodError> {
+        let m = self.nv();
+        let neurons = trial.neuron();
+        let mut beta = self.b.clone();
+        let mut tmp = vec![0.0; m];
+        if let Some(abs) = self.applies_absorption(trial) {
+            mat_vec(abs, &self.b, &mut beta);
+        }
+        let mut log_d = vec![0.0; neurons.len()];
+        // Leading non-zero components of beta (all of them before the first decay).
+        let mut beta_len = m;
+        for i in (0..neurons.len()).rev() {
+            log_d[i] =
+                normalise(&mut beta).map_err(|_| LikelihoodError::NonPositiveNormaliser {
+                    trial: index,
+                    value: 0.0,
+                })?;
+            beta_out[layout.full(i)].copy_from_slice(&beta);
+            if let Some(n) = neurons[i] {
+                mat_vec_prefix(self.spike_op(index, i, n)?, &beta, beta_len, &mut tmp);
+                std::mem::swap(&mut beta, &mut tmp);
+            }
+            let post = &mut post_out[layout.short(i)];
+            post.copy_from_slice(&beta[..post.len()]);
+            beta_len = decays.apply(i, &mut beta);
+        }
+        Ok((log_d, beta))
+    }
+
+    /// Forward and backward pass of one trial with its interval sums; `close` are the pairs
+    /// of dark eigenvalues summed with the stable form.
     pub(crate) fn trial_grad(
         &self,
         index: usize,
         trial: &Trial,
+        close: &[(usize, usize)],
     ) -> Result<TrialGrad, LikelihoodError> {
-        struct Op<'a>(&'a Likelihood, usize, &'a Trial);
-        impl WithSimd for Op<'_> {
-            type Output = Result<TrialGrad, LikelihoodError>;
-            #[inline(always)]
-            fn with_simd<S: Simd>(self, _: S) -> Self::Output {
-                self.0.trial_grad_inline(self.1, self.2)
-            }
-        }
-        Arch::new().dispatch(Op(self, index, trial))
-    }
-
-    #[inline(always)]
-    fn trial_grad_inline(&self, index: usize, trial: &Trial) -> Result<TrialGrad, LikelihoodError> {
         let m = self.nv();
-        let k_neurons = self.spike_ops.len();
         let s = trial.isi().len();
-        let mu_min = self.mu_min();
         let isi = trial.isi();
-        let neurons = trial.neuron();
+        // Every entry of the reused buffers that is read is written first.
+        let scratch = SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        let decays = Decays::new(&self.mu, isi, scratch.decays);
+        let layout = Layout::new(m, &decays.active, trial.neuron());
+        let mut alpha = resized(scratch.alpha, m * s);
+        let mut e_alpha = resized(scratch.e_alpha, layout.short_len());
+        let mut beta = resized(scratch.beta, m * s);
+        let mut e_beta = resized(scratch.e_beta, layout.short_len());
 
-        // Forward, keeping alpha_{i-1} (column i-1) and E_i for every interval (every column
-        // is overwritten below, so the reused buffers need no clearing).
-        let (alphas_buf, decays_buf) = SCRATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
-        let mut alphas = Mat::from_col_major(m, s + 1, resized(alphas_buf, m * (s + 1)));
-        let mut decays = Mat::from_col_major(m, s, resized(decays_buf, m * s));
-        let mut scales = vec![0.0; s];
-        alphas.col_mut(0).copy_from_slice(&self.alpha0);
-        let mut a = self.alpha0.clone();
-        let mut tmp = vec![0.0; m];
-        let mut log_c = self.c0.ln() - mu_min * trial.duration();
-        let mut active = vec![0usize; s];
-        for i in 0..s {
-            let r = self.decay(mu_min, isi[i], decays.col_mut(i));
-            active[i] = r;
-            a.iter_mut().zip(decays.col(i)).for_each(|(x, y)| *x *= y);
-            if let Some(n) = neurons[i] {
-                mat_vec_prefix(self.spike_op(index, i, n)?, &a, r, &mut tmp);
-                std::mem::swap(&mut a, &mut tmp);
-            }
-            let lc = normalise(&mut a).map_err(|_| step_error(index, i, neurons[i]))?;
-            scales[i] = lc.exp();
-            log_c += lc;
-            alphas.col_mut(i + 1).copy_from_slice(&a);
-        }
-        let absorption = self.applies_absorption(trial);
-        let mut c_abs = 1.0;
-        let alpha_s = a.clone();
-        if let Some(abs) = absorption {
-            mat_vec(abs, &a, &mut tmp);
-            std::mem::swap(&mut a, &mut tmp);
-            let lc = normalise(&mut a).map_err(|_| LikelihoodError::NonPositiveNormaliser {
-                trial: index,
-                value: 0.0,
-            })?;
-            c_abs = lc.exp();
-            log_c += lc;
-        }
-        let c_end = dot(&self.b, &a);
-        if !(c_end.is_finite() && c_end > 0.0) {
-            return Err(LikelihoodError::NonPositiveNormaliser {
-                trial: index,
-                value: c_end,
-            });
-        }
-        let neg_loglik = -(log_c + c_end.ln());
-        let alpha_end: Vec<f64> = a.iter().map(|v| v / c_end).collect();
+        // Both passes at once; the forward one keeps alpha_{i-1}, E_i alpha_{i-1} and ln c_i.
+        let mut log_c = vec![0.0; s];
+        let store = ForwardStore {
+            layout: &layout,
+            alpha: &mut alpha,
+            e_alpha: &mut e_alpha,
+            log_c: &mut log_c,
+        };
+        let (fwd, bwd) = rayon::join(
+            || {
+                simd!(|lik: &'a Likelihood,
+                       index: usize,
+                       trial: &'a Trial,
+                       decays: &'a Decays,
+                       store: ForwardStore<'a>|
+                 -> Result<ForwardEnd, LikelihoodError> {
+                    lik.forward(index, trial, decays, Some(store))
+                }(self, index, trial, &decays, store))
+            },
+            || {
+                simd!(
+                    |lik: &'a Likelihood,
+                     index: usize,
+                     trial: &'a Trial,
+                     decays: &'a Decays,
+                     layout: &'a Layout,
+                     beta: &'a mut [f64],
+                     e_beta: &'a mut [f64]|
+                     -> Result<(Vec<f64>, Vec<f64>), LikelihoodError> {
+                        lik.backward(index, trial, decays, layout, beta, e_beta)
+                    }(
+                        self, index, trial, &decays, &layout, &mut beta, &mut e_beta
+                    )
+                )
+            },
+        );
+        let end = fwd?;
+        let (log_d, beta_last) = bwd?;
 
-        // Backward.
-        let mut beta: Vec<f64> = self.b.iter().map(|v| v / c_end).collect();
-        let g_abs = absorption.map(|abs| {
-            beta.iter_mut().for_each(|v| *v /= c_abs);
+        // The true backward message at interval i is kappa_i times the stored one.
+        let log_k_end = -(end.c_end.ln() + end.log_c_abs);
+        let mut kappa = vec![0.0; s];
+        let mut log_k = log_k_end;
+        for i in (0..s).rev() {
+            log_k += log_d[i] - log_c[i];
+            kappa[i] = log_k.exp();
+        }
+        let g_abs = self.applies_absorption(trial).map(|_| {
+            let scale = log_k_end.exp();
             let mut g = Mat::zeros(m, m);
             for k in 0..m {
-                let col = g.col_mut(k);
-                for j in 0..m {
-                    col[j] = alpha_s[j] * beta[k];
-                }
+                let bk = self.b[k] * scale;
+                g.col_mut(k)
+                    .iter_mut()
+                    .zip(&end.alpha_s)
+                    .for_each(|(g, a)| *g = a * bk);
             }
-            mat_vec(abs, &beta, &mut tmp);
-            std::mem::swap(&mut beta, &mut tmp);
             g
         });
+        let scale0 = kappa.first().map_or(log_k_end.exp(), |k| *k) / self.c0;
+        let beta0: Vec<f64> = beta_last.iter().map(|v| v * scale0).collect();
 
-        let mean_dt = (trial.duration() / s as f64).max(f64::MIN_POSITIVE);
-        let close = close_pairs(&self.mu, CLOSE_PAIR / mean_dt);
+        let mu_min = self.mu_min();
         let mu_shifted: Vec<f64> = self.mu.iter().map(|v| v - mu_min).collect();
-        let mut acc = BlockAccumulator::new(m, k_neurons, close);
-        // Leading non-zero components of beta (all of them before the first decay).
-        let mut beta_len = m;
-        let mut hi = s;
-        while hi > 0 {
-            let lo = hi.saturating_sub(BLOCK);
-            for i in (lo..hi).rev() {
-                let col = i - lo;
-                let inv = 1.0 / scales[i];
-                beta.iter_mut().for_each(|v| *v *= inv);
-                acc.spike[col] = neurons[i];
-                if let Some(n) = neurons[i] {
-                    acc.pre.col_mut(col).copy_from_slice(&beta);
-                    mat_vec_prefix(&self.spike_ops[n as usize], &beta, beta_len, &mut tmp);
-                    std::mem::swap(&mut beta, &mut tmp);
-                }
-                acc.post.col_mut(col).copy_from_slice(&beta);
-                beta.iter_mut()
-                    .zip(decays.col(i))
-                    .for_each(|(x, y)| *x *= y);
-                beta_len = active[i];
-            }
-            acc.flush(lo, hi, &alphas, &decays, &active, isi, &mu_shifted);
-            hi = lo;
-        }
-        let beta0: Vec<f64> = beta.iter().map(|v| v / self.c0).collect();
-        let (g_intervals, g_spikes) = acc.finish(&self.mu);
-        if alphas.nrows() * alphas.ncols() <= SCRATCH_KEEP {
-            SCRATCH.with(|b| {
-                *b.borrow_mut() = (alphas.into_col_major(), decays.into_col_major());
-            });
-        }
+        let buffers = Buffers {
+            alpha: &alpha,
+            e_alpha: &mut e_alpha,
+            beta: &beta,
+            e_beta: &mut e_beta,
+        };
+        let neurons = self.spike_ops.len();
+        let intervals = simd!(|layout: &'a Layout,
+                               buffers: Buffers<'a>,
+                               decays: &'a Decays,
+                               isi: &'a [f64],
+                               kappa: &'a [f64],
+                               mu: &'a [f64],
+                               close: &'a [(usize, usize)],
+                               neurons: usize|
+         -> IntervalSums {
+            interval_sums(layout, buffers, decays, isi, kappa, mu, close, neurons)
+        }(
+            &layout,
+            buffers,
+            &decays,
+            isi,
+            &kappa,
+            &mu_shifted,
+            close,
+            neurons
+        ));
+        keep_scratch(Scratch {
+            decays: decays.values,
+            alpha,
+            e_alpha,
+            beta,
+            e_beta,
+        });
         Ok(TrialGrad {
-            neg_loglik,
-            g_intervals,
+            neg_loglik: end.neg_loglik,
+            intervals,
             g_abs,
-            g_spikes,
-            alpha_end,
+            alpha_end: end.alpha_end,
             beta0,
         })
     }
 }
 
-/// Accumulates G and G1_n over blocks of intervals with matrix products.
-///
-/// With E_i = exp(-mu dt_i) and I_jk(t) = (E_j - E_k) / (mu_k - mu_j) for distinct mu,
-/// sum_i alpha_{i-1,j} beta_{i,k} I_jk(dt_i) = (P - R)_jk / (mu_k - mu_j) with
-/// P = sum_i (E_i alpha_{i-1}) beta_i^T and R = sum_i alpha_{i-1} (E_i beta_i)^T. Close pairs
-/// (and the diagonal) are summed per interval with the stable form instead.
-///
-/// E_i is zero beyond its first r_i components (the decay cut), so the intervals are grouped
-/// by r_i into classes with r_i <= bound (16, 32, 64, ... up to m) and each class's products
-/// run over the first `bound` rows of E alpha and E beta only.
-struct BlockAccumulator {
-    m: usize,
-    /// Row bound of each class, ascending; the last is m.
-    bounds: Vec<usize>,
-    /// P restricted to rows < bound, per class (bound x m).
-    p: Vec<Mat>,
-    /// R restricted to columns < bound, per class (m x bound).
-    r: Vec<Mat>,
-    /// G1_n restricted to rows < bound, per neuron and class (bound x m).
-    g_spikes: Vec<Vec<Mat>>,
-    close: Vec<(usize, usize)>,
-    close_sum: Vec<f64>,
-    /// The diagonal of G, sum_i alpha_{i-1,j} beta_{i,j} dt_i E_j(dt_i).
-    diag_sum: Vec<f64>,
-    /// Backward messages after the spike operator (the beta of the G term), one column per interval.
-    post: Mat,
-    /// Backward messages before the spike operator, at spike intervals.
-    pre: Mat,
-    /// The neuron whose spike ends each interval of the block.
-    spike: Vec<Option<u32>>,
-}
-
-impl BlockAccumulator {
-    fn new(m: usize, k: usize, close: Vec<(usize, usize)>) -> Self {
-        let mut bounds = Vec::new();
-        let mut b = 16;
-        while b < m {
-            bounds.push(b);
-            b *= 2;
-        }
-        bounds.push(m);
-        BlockAccumulator {
-            m,
-            p: bounds.iter().map(|&b| Mat::zeros(b, m)).collect(),
-            r: bounds.iter().map(|&b| Mat::zeros(m, b)).collect(),
-            g_spikes: (0..k)
-                .map(|_| bounds.iter().map(|&b| Mat::zeros(b, m)).collect())
-                .collect(),
-            bounds,
-            close_sum: vec![0.0; close.len()],
-            diag_sum: vec![0.0; m],
-            close,
-            post: Mat::zeros(m, BLOCK),
-            pre: Mat::zeros(m, BLOCK),
-            spike: vec![None; BLOCK],
-        }
+/// Keeps `scratch` for the thread's next trial unless it is very large.
+fn keep_scratch(scratch: Scratch) {
+    let len = scratch.decays.len() + scratch.alpha.len() + scratch.beta.len();
+    if len <= SCRATCH_KEEP {
+        SCRATCH.with(|b| *b.borrow_mut() = scratch);
     }
-
-    /// Adds the block of intervals lo..hi (columns 0..hi-lo of `post`, `pre` and `spike`);
-    /// `active[i]` is the number of non-zero decays of interval i.
-    #[inline(always)]
-    fn flush(
-        &mut self,
-        lo: usize,
-        hi: usize,
-        alphas: &Mat,
-        decays: &Mat,
-        active: &[usize],
-        isi: &[f64],
-        mu: &[f64],
-    ) {
-        let m = self.m;
-        let len = hi - lo;
-        for c in 0..len {
-            // I_jj(t) = t E_j(t), with the decay already computed (and cut where negligible).
-            let t = isi[lo + c];
-            let (a, b, e) = (alphas.col(lo + c), self.post.col(c), decays.col(lo + c));
-            for j in 0..m {
-                self.diag_sum[j] += a[j] * b[j] * (t * e[j]);
-            }
-        }
-        for (slot, &(j, k)) in self.close.iter().enumerate() {
-            let mut s = 0.0;
-            for c in 0..len {
-                let kernel = interval_kernel(mu[j], mu[k], isi[lo + c]);
-                s += alphas.get(j, lo + c) * self.post.get(k, c) * kernel;
-            }
-            self.close_sum[slot] += s;
-        }
-        let mut class_start = 0;
-        for (class, &bound) in self.bounds.iter().enumerate() {
-            let cols: Vec<usize> = (0..len)
-                .filter(|&c| {
-                    let r = active[lo + c];
-                    class_start < r && r <= bound
-                })
-                .collect();
-            class_start = bound;
-            if cols.is_empty() {
-                continue;
-            }
-            let nc = cols.len();
-            let mut a = Mat::zeros(m, nc);
-            let mut post = Mat::zeros(m, nc);
-            let mut ea = Mat::zeros(bound, nc);
-            let mut eb = Mat::zeros(bound, nc);
-            for (t, &c) in cols.iter().enumerate() {
-                let (al, e, b) = (alphas.col(lo + c), decays.col(lo + c), self.post.col(c));
-                a.col_mut(t).copy_from_slice(al);
-                post.col_mut(t).copy_from_slice(b);
-                let ea = ea.col_mut(t);
-                for j in 0..bound {
-                    ea[j] = e[j] * al[j];
-                }
-                let eb = eb.col_mut(t);
-                for j in 0..bound {
-                    eb[j] = e[j] * b[j];
-                }
-            }
-            matmul(&mut self.p[class], &ea, false, &post, true, 1.0, 1.0);
-            matmul(&mut self.r[class], &a, false, &eb, true, 1.0, 1.0);
-            for (n, g1) in self.g_spikes.iter_mut().enumerate() {
-                let hits: Vec<usize> = (0..nc)
-                    .filter(|&t| self.spike[cols[t]] == Some(n as u32))
-                    .collect();
-                if hits.is_empty() {
-                    continue;
-                }
-                let mut x = Mat::zeros(bound, hits.len());
-                let mut y = Mat::zeros(m, hits.len());
-                for (h, &t) in hits.iter().enumerate() {
-                    x.col_mut(h).copy_from_slice(ea.col(t));
-                    y.col_mut(h).copy_from_slice(self.pre.col(cols[t]));
-                }
-                matmul(&mut g1[class], &x, false, &y, true, 1.0, 1.0);
-            }
-        }
-    }
-
-    /// G over all intervals and the G1_n, in the dark basis.
-    fn finish(self, mu: &[f64]) -> (Mat, Vec<Mat>) {
-        let m = self.m;
-        let p = sum_classes(&self.p, m);
-        let r = sum_classes(&self.r, m);
-        let mut g = Mat::zeros(m, m);
-        for k in 0..m {
-            for j in 0..m {
-                if j != k {
-                    g.set(j, k, (p.get(j, k) - r.get(j, k)) / (mu[k] - mu[j]));
-                }
-            }
-        }
-        for (&(j, k), &v) in self.close.iter().zip(&self.close_sum) {
-            g.set(j, k, v);
-        }
-        for (j, &v) in self.diag_sum.iter().enumerate() {
-            g.set(j, j, v);
-        }
-        let g_spikes = self
-            .g_spikes
-            .iter()
-            .map(|classes| sum_classes(classes, m))
-            .collect();
-        (g, g_spikes)
-    }
-}
-
-/// The m x m sum of per-class parts, each covering the leading rows or columns.
-fn sum_classes(parts: &[Mat], m: usize) -> Mat {
-    let mut total = Mat::zeros(m, m);
-    for part in parts {
-        for k in 0..part.ncols() {
-            for j in 0..part.nrows() {
-                total.set(j, k, total.get(j, k) + part.get(j, k));
-            }
-        }
-    }
-    total
-}
-
-/// I_jk(t) = int_0^t exp(-mu_j s) exp(-mu_k (t - s)) ds without cancellation:
-/// exp(-min(mu) t) (-expm1(-|mu_j - mu_k| t)) / |mu_j - mu_k|, and t exp(-mu t) for equal mu.
-/// Callers pass mu shifted by its minimum, as the decays are; the shift cancels against the
-/// scale factors.
-pub(crate) fn interval_kernel(mu_j: f64, mu_k: f64, t: f64) -> f64 {
-    let gap = (mu_j - mu_k).abs();
-    let x = mu_j.min(mu_k) * t;
-    if x > DECAY_CUT {
-        // Below exp(-DECAY_CUT) of the leading term, as the decays are cut.
-        return 0.0;
-    }
-    let head = (-x).exp();
-    if gap == 0.0 {
-        head * t
-    } else {
-        head * (-(-gap * t).exp_m1()) / gap
-    }
-}
-
-/// Ordered pairs (j, k), j != k, with |mu_j - mu_k| < threshold.
-fn close_pairs(mu: &[f64], threshold: f64) -> Vec<(usize, usize)> {
-    let m = mu.len();
-    let mut pairs = Vec::new();
-    for k in 0..m {
-        for j in 0..m {
-            if j != k && (mu[j] - mu[k]).abs() < threshold {
-                pairs.push((j, k));
-            }
-        }
-    }
-    pairs
 }
 
 fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodError {
@@ -507,6 +447,7 @@ fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodErro
 }
 
 /// Scales `a` to unit norm and returns log of the old norm; Err if it was 0 or not finite.
+#[inline(always)]
 fn normalise(a: &mut [f64]) -> Result<f64, ()> {
     let c = norm(a);
     if !(c.is_finite() && c > 0.0) {

@@ -2,7 +2,7 @@
 //! trait so that users can swap them.
 
 use crate::SpectralError;
-use crate::dense::{Mat, generalized_eigen, matmul, sym_eigen};
+use crate::dense::{Mat, gemm, generalized_eigen, matmul, sym_eigen};
 use crate::pencil::BandedPencil;
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -146,7 +146,7 @@ fn project_out(q: &[f64], mq: &[f64], cols: usize, w: &mut [f64], coef: &mut [f6
     let n = w.len();
     let qv = MatRef::from_column_major_slice(&q[..n * cols], n, cols);
     let mqv = MatRef::from_column_major_slice(&mq[..n * cols], n, cols);
-    faer::linalg::matmul::matmul(
+    gemm(
         MatMut::from_column_major_slice_mut(&mut coef[..cols], cols, 1),
         Accum::Replace,
         mqv.transpose(),
@@ -154,7 +154,7 @@ fn project_out(q: &[f64], mq: &[f64], cols: usize, w: &mut [f64], coef: &mut [f6
         1.0,
         Par::Seq,
     );
-    faer::linalg::matmul::matmul(
+    gemm(
         MatMut::from_column_major_slice_mut(w, n, 1),
         Accum::Add,
         qv,
@@ -434,7 +434,7 @@ impl BandedSolver {
         }
         let n = p.n();
         let mut x = Mat::zeros(n, nv);
-        faer::linalg::matmul::matmul(
+        gemm(
             x.view_mut(),
             Accum::Replace,
             MatRef::from_column_major_slice(&q[..n * m], n, m),
