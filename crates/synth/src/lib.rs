@@ -31,16 +31,18 @@
 //! # Ok::<(), latentflow_synth::SynthError>(())
 //! ```
 
+mod config;
 mod interp;
 mod potential;
 mod simulate;
 mod tuning;
 
+pub use config::{Amount, DEFAULT_DT, InitialState, SimulationConfig, TrialLength};
 pub use interp::{Table, Wells};
 pub use potential::{COS_SQUARED_FLOOR, Mixture, Potential, UserFunction};
 pub use simulate::{
-    Amount, DEFAULT_DT, InitialState, LatentPath, MAX_DIFFUSION_STEP, MAX_DRIFT_STEP,
-    SimulationConfig, Simulator, Spike, Synthetic, TrialLength, TrialSample, reflect,
+    LatentPath, MAX_DIFFUSION_STEP, MAX_DRIFT_STEP, Simulator, Spike, Synthetic, TrialSample,
+    reflect,
 };
 pub use tuning::{GaussianPeak, RateFunction, TuningCurve, TuningShape};
 
