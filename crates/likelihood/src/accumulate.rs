@@ -15,7 +15,7 @@
 //! `bound` rows of E alpha and E beta only.
 
 use faer::{Accum, MatMut, MatRef, Par};
-use latentflow_spectral::dense::{Mat, gemm};
+use latentflow_spectral::dense::{Mat, gemm, matmul};
 use rayon::prelude::*;
 
 use crate::passes::Decays;
@@ -187,7 +187,7 @@ impl IntervalSums {
     ) -> (Mat, Vec<Mat>) {
         let m = mu.len();
         for (g1, s) in self.g1.iter().zip(spike_ops) {
-            latentflow_spectral::dense::matmul(&mut self.p, g1, false, s, false, 1.0, 1.0);
+            matmul(&mut self.p, g1, false, s, false, 1.0, 1.0);
         }
         let mut g = Mat::zeros(m, m);
         for k in 0..m {
