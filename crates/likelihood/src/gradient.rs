@@ -201,7 +201,6 @@ impl Likelihood {
         let model = &self.model;
         let grid = model.grid();
         let (n, m) = (grid.n(), self.nv());
-        let w = grid.w();
         let peq = model.peq();
         let sqrt_peq: Vec<f64> = peq.iter().map(|p| p.sqrt()).collect();
         let phi = &self.modes.phi;
@@ -217,45 +216,44 @@ impl Likelihood {
         let g0 = self.rotate_back(&g);
         let mut out = Gradients::default();
 
-        if request.force || request.d {
+        if request.d {
+            // H0 is D times an operator without D: its eigenvectors do not depend on D and
+            // dH0/dD = diag(lambda) / D in their basis, so d(-log L)/dD = tr(G0 diag(lambda)) / D.
+            let lambda = &self.modes.lambda;
+            out.d = Some((0..m).map(|k| g0.get(k, k) * lambda[k]).sum::<f64>() / model.d());
+        }
+        if request.force {
             let mut dphi = Mat::zeros(n, m);
             for k in 0..m {
                 grid.derivative_into(phi.col(k), dphi.col_mut(k));
             }
-            if request.d {
-                let x = mat_mul(&dphi, &g0);
-                let q = row_dots(&x, &dphi);
-                out.d = Some((0..n).map(|i| w[i] * peq[i] * q[i]).sum());
-            }
-            if request.force {
-                let mut sym = g0.clone();
-                for j in 0..m {
-                    for i in 0..m {
-                        sym.set(i, j, g0.get(i, j) + g0.get(j, i));
-                    }
+            let mut sym = g0.clone();
+            for j in 0..m {
+                for i in 0..m {
+                    sym.set(i, j, g0.get(i, j) + g0.get(j, i));
                 }
-                let gamma = row_dots(&mat_mul(&dphi, &sym), phi);
-                let u_alpha = mat_vec(&self.u, &t.alpha_end);
-                let u_beta = mat_vec(&self.u, &t.beta0);
-                let integrand: Vec<f64> = match model.p0() {
-                    None => (0..n)
-                        .map(|i| trials * peq[i] - 0.5 * sqrt_peq[i] * (u_alpha[i] + u_beta[i]))
-                        .collect(),
-                    Some(_) => (0..n)
-                        .map(|i| 0.5 * (self.rho0[i] * u_beta[i] - sqrt_peq[i] * u_alpha[i]))
-                        .collect(),
-                };
-                let big_b = grid.antiderivative(&integrand);
-                let d = model.d();
-                out.force = Some(
-                    (0..n)
-                        .map(|i| -0.5 * d * peq[i] * gamma[i] - big_b[i])
-                        .collect(),
-                );
             }
+            let gamma = row_dots(&mat_mul(&dphi, &sym), phi);
+            let u_alpha = self.on_nodes(&t.alpha_end);
+            let u_beta = self.on_nodes(&t.beta0);
+            let integrand: Vec<f64> = match model.p0() {
+                None => (0..n)
+                    .map(|i| trials * peq[i] - 0.5 * sqrt_peq[i] * (u_alpha[i] + u_beta[i]))
+                    .collect(),
+                Some(_) => (0..n)
+                    .map(|i| 0.5 * (self.rho0[i] * u_beta[i] - sqrt_peq[i] * u_alpha[i]))
+                    .collect(),
+            };
+            let big_b = grid.antiderivative(&integrand);
+            let d = model.d();
+            out.force = Some(
+                (0..n)
+                    .map(|i| -0.5 * d * peq[i] * gamma[i] - big_b[i])
+                    .collect(),
+            );
         }
         if request.force0 {
-            let u_beta = mat_vec(&self.u, &t.beta0);
+            let u_beta = self.on_nodes(&t.beta0);
             let integrand: Vec<f64> = (0..n)
                 .map(|i| self.rho0[i] * (trials * sqrt_peq[i] - u_beta[i]))
                 .collect();
@@ -300,14 +298,6 @@ impl Likelihood {
 fn mat_mul(a: &Mat, b: &Mat) -> Mat {
     let mut out = Mat::zeros(a.nrows(), b.ncols());
     matmul(&mut out, a, false, b, false, 1.0, 0.0);
-    out
-}
-
-fn mat_vec(a: &Mat, v: &[f64]) -> Vec<f64> {
-    let mut out = vec![0.0; a.nrows()];
-    for (k, &vk) in v.iter().enumerate() {
-        out.iter_mut().zip(a.col(k)).for_each(|(o, x)| *o += x * vk);
-    }
     out
 }
 

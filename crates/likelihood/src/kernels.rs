@@ -44,14 +44,18 @@ pub(crate) fn mat_vec_prefix(s: &Mat, x: &[f64], r: usize, out: &mut [f64]) {
     let m = s.nrows();
     debug_assert!(out.len() == m && r <= s.ncols() && r <= x.len());
     let data = s.as_slice();
-    out.fill(0.0);
+    if r == 0 {
+        out.fill(0.0);
+    }
     for k0 in (0..r).step_by(COLS) {
         let k1 = (k0 + COLS).min(r);
         let mut blocks = out.chunks_exact_mut(ROWS);
         for (b, block) in (&mut blocks).enumerate() {
             let i0 = b * ROWS;
             let mut acc = [0.0; ROWS];
-            acc.copy_from_slice(block);
+            if k0 > 0 {
+                acc.copy_from_slice(block);
+            }
             for (k, &xk) in x.iter().enumerate().take(k1).skip(k0) {
                 let col = &data[k * m + i0..k * m + i0 + ROWS];
                 for (a, v) in acc.iter_mut().zip(col) {
@@ -63,6 +67,9 @@ pub(crate) fn mat_vec_prefix(s: &Mat, x: &[f64], r: usize, out: &mut [f64]) {
         let rest = blocks.into_remainder();
         let i0 = m - rest.len();
         for (i, o) in rest.iter_mut().enumerate() {
+            if k0 == 0 {
+                *o = 0.0;
+            }
             for (k, &xk) in x.iter().enumerate().take(k1).skip(k0) {
                 *o += xk * data[k * m + i0 + i];
             }
@@ -107,7 +114,15 @@ mod tests {
     #[test]
     fn mat_vec_prefix_matches_the_plain_sum() {
         // Sizes around the register and cache blocks, and a prefix shorter than the vector.
-        for &(m, r) in &[(1, 1), (31, 31), (32, 5), (70, 70), (300, 200), (300, 129)] {
+        for &(m, r) in &[
+            (5, 0),
+            (1, 1),
+            (31, 31),
+            (32, 5),
+            (70, 70),
+            (300, 200),
+            (300, 129),
+        ] {
             let s = Mat::from_col_major(
                 m,
                 m,

@@ -3,22 +3,22 @@
 use latentflow_spectral::dense::{Mat, matmul, sym_eigen};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FokkerPlanck, FpModes};
 
-use crate::kernels::norm;
+use crate::kernels::{dot, mat_vec, norm};
 use crate::{LikelihoodError, Model};
 
 /// Everything -log L needs for one model, computed once and shared by all trials (§3 of the
 /// method): the H0 eigenpairs (lambda, phi, psi), the dark operator's eigenvalues `mu` and
-/// rotation `Q` (Hd = diag(lambda) + Psi^T diag(w f_tot) Psi = Q diag(mu) Q^T), U = Psi Q, one
-/// spike operator S_n = U^T diag(w f_n) U per neuron, the initial message a0 = U^T (w p0 /
-/// sqrt(peq)) with its norm, the integrator b = U^T (w sqrt(peq)) and, with absorbing
-/// boundaries, the flux operator A = Q^T diag(lambda) Q.
+/// rotation `Q` (Hd = diag(lambda) + sum_n G_n = Q diag(mu) Q^T with G_n = Psi^T diag(w f_n)
+/// Psi), one spike operator S_n = Q^T G_n Q (= U^T diag(w f_n) U for U = Psi Q) per neuron,
+/// the initial message a0 = U^T (w p0 / sqrt(peq)) with its norm, the integrator
+/// b = U^T (w sqrt(peq)) and, with absorbing boundaries, the flux operator
+/// A = Q^T diag(lambda) Q. U itself is never formed: it is only ever applied to vectors.
 #[derive(Debug, Clone)]
 pub struct Likelihood {
     pub(crate) model: Model,
     pub(crate) modes: FpModes,
     pub(crate) mu: Vec<f64>,
     pub(crate) q: Mat,
-    pub(crate) u: Mat,
     pub(crate) spike_ops: Vec<Mat>,
     /// Unit-norm initial message a0 / |a0|.
     pub(crate) alpha0: Vec<f64>,
@@ -60,31 +60,38 @@ impl Likelihood {
     ) -> Result<Likelihood, LikelihoodError> {
         let grid = model.grid();
         let w = grid.w();
-        let n = grid.n();
         let fp = FokkerPlanck::new(grid, model.peq(), model.d(), model.boundary())?;
         let modes = fp.solve(nv, solver, warm)?;
         let psi = &modes.psi;
         let nv = modes.lambda.len();
 
-        // Hd = diag(lambda) + Psi^T diag(w f_tot) Psi.
-        let f_tot: Vec<f64> = (0..n)
-            .map(|i| model.rates().iter().map(|r| r[i]).sum::<f64>())
+        // G_n = Psi^T diag(w f_n) Psi; Hd = diag(lambda) + sum_n G_n = Q diag(mu) Q^T.
+        let grams: Vec<Mat> = model
+            .rates()
+            .iter()
+            .map(|r| weighted_gram(psi, w, r))
             .collect();
-        let mut hd = weighted_gram(psi, w, &f_tot);
+        let mut hd = Mat::zeros(nv, nv);
+        for g in &grams {
+            hd.as_mut_slice()
+                .iter_mut()
+                .zip(g.as_slice())
+                .for_each(|(h, v)| *h += v);
+        }
         for k in 0..nv {
             hd.set(k, k, hd.get(k, k) + modes.lambda[k]);
         }
         symmetrize(&mut hd);
         let (mu, q) = sym_eigen(&hd)?;
 
-        let mut u = Mat::zeros(n, nv);
-        matmul(&mut u, psi, false, &q, false, 1.0, 0.0);
-
-        let spike_ops = model
-            .rates()
+        // S_n = Q^T G_n Q: an nv^3 product instead of an N nv^2 one per neuron.
+        let spike_ops = grams
             .iter()
-            .map(|r| {
-                let mut s = weighted_gram(&u, w, r);
+            .map(|g| {
+                let mut gq = Mat::zeros(nv, nv);
+                matmul(&mut gq, g, false, &q, false, 1.0, 0.0);
+                let mut s = Mat::zeros(nv, nv);
+                matmul(&mut s, &q, true, &gq, false, 1.0, 0.0);
                 symmetrize(&mut s);
                 s
             })
@@ -95,7 +102,7 @@ impl Likelihood {
             None => sqrt_peq.clone(),
             Some(p0) => p0.iter().zip(&sqrt_peq).map(|(p, s)| p / s).collect(),
         };
-        let a0 = project(&u, w, &rho0);
+        let a0 = project(psi, &q, w, &rho0);
         let c0 = norm(&a0);
         if !(c0.is_finite() && c0 > 0.0) {
             return Err(LikelihoodError::InvalidModel(format!(
@@ -103,7 +110,7 @@ impl Likelihood {
             )));
         }
         let alpha0 = a0.iter().map(|v| v / c0).collect();
-        let b = project(&u, w, &sqrt_peq);
+        let b = project(psi, &q, w, &sqrt_peq);
 
         let absorption = match model.boundary() {
             BoundaryMode::Reflecting => None,
@@ -128,7 +135,6 @@ impl Likelihood {
             modes,
             mu,
             q,
-            u,
             spike_ops,
             alpha0,
             c0,
@@ -163,13 +169,11 @@ impl Likelihood {
 /// X^T diag(w g) X for a column matrix X (N x m).
 fn weighted_gram(x: &Mat, w: &[f64], g: &[f64]) -> Mat {
     let (n, m) = (x.nrows(), x.ncols());
-    let mut wx = x.clone();
-    for j in 0..m {
-        let col = wx.col_mut(j);
-        for i in 0..n {
-            col[i] *= w[i] * g[i];
-        }
-    }
+    let wg: Vec<f64> = w.iter().zip(g).map(|(a, b)| a * b).collect();
+    let scaled = (0..m)
+        .flat_map(|j| x.col(j).iter().zip(&wg).map(|(v, s)| v * s))
+        .collect();
+    let wx = Mat::from_col_major(n, m, scaled);
     let mut out = Mat::zeros(m, m);
     matmul(&mut out, x, true, &wx, false, 1.0, 0.0);
     out
@@ -187,16 +191,20 @@ fn symmetrize(a: &mut Mat) {
     }
 }
 
-/// U^T (w g).
-fn project(u: &Mat, w: &[f64], g: &[f64]) -> Vec<f64> {
-    (0..u.ncols())
-        .map(|k| {
-            u.col(k)
-                .iter()
-                .zip(w)
-                .zip(g)
-                .map(|((a, b), c)| a * b * c)
-                .sum()
-        })
-        .collect()
+/// U^T (w g) = Q^T (Psi^T (w g)).
+fn project(psi: &Mat, q: &Mat, w: &[f64], g: &[f64]) -> Vec<f64> {
+    let wg: Vec<f64> = w.iter().zip(g).map(|(a, b)| a * b).collect();
+    let h: Vec<f64> = (0..psi.ncols()).map(|k| dot(psi.col(k), &wg)).collect();
+    (0..q.ncols()).map(|k| dot(q.col(k), &h)).collect()
+}
+
+impl Likelihood {
+    /// U v = Psi (Q v) on the nodes, for a vector v in the dark eigenbasis.
+    pub(crate) fn on_nodes(&self, v: &[f64]) -> Vec<f64> {
+        let mut qv = vec![0.0; self.q.nrows()];
+        mat_vec(&self.q, v, &mut qv);
+        let mut out = vec![0.0; self.modes.psi.nrows()];
+        mat_vec(&self.modes.psi, &qv, &mut out);
+        out
+    }
 }
