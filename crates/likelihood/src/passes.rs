@@ -17,7 +17,7 @@ use latentflow_spectral::dense::Mat;
 use rayon::prelude::*;
 
 use crate::accumulate::{Buffers, DECAY_CUT, IntervalSums, Layout, interval_sums};
-use crate::kernels::{dot, mat_vec, mat_vec_prefix, norm, simd};
+use crate::kernels::{dot, exp_nonpositive, mat_vec, mat_vec_prefix, norm, simd};
 use crate::{Likelihood, LikelihoodError};
 
 /// Intervals per unit of parallel work in the decays.
@@ -120,7 +120,7 @@ impl Decays {
                 for (&dt, &r) in isi.iter().zip(active) {
                     // mu first: zip stops at its end without taking one more value.
                     for (mk, v) in mu[..r].iter().zip(e.by_ref()) {
-                        *v = (-(mk - mu_min) * dt).exp();
+                        *v = exp_nonpositive(-(mk - mu_min) * dt);
                     }
                 }
             }(mu, mu_min, isi, active, values))
