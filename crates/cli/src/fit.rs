@@ -118,6 +118,9 @@ pub fn run_fit(
         observers.push(b);
     }
     let outcome = fit.run(&mut observers);
+    if fit.config().minibatch.is_none() {
+        crate::report::overshoot_warning(fit.path(), "fit");
+    }
     let path_file = out.join("fit_path.json");
     fit.path()
         .write_json(&path_file)

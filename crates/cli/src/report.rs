@@ -220,6 +220,37 @@ fn consistency_json(fc: &FeatureConsistencyResult, paths: &[FitPath; 2], grid: &
     })
 }
 
+/// A rise of the training -log L by more than this (nats) in one full-batch step is reported:
+/// well-sized gradient-descent steps lower it every time.
+const OVERSHOOT_NATS: f64 = 1.0;
+
+/// The warning for a full-batch fit whose training -log L rose by more than
+/// [`OVERSHOOT_NATS`] in one step, printed to stderr with `label` ("half 1", "fit") in front.
+pub fn overshoot_warning(path: &FitPath, label: &str) -> Option<String> {
+    let (iteration, rise) = path
+        .largest_rise()
+        .filter(|&(_, rise)| rise > OVERSHOOT_NATS)?;
+    let warning = format!(
+        "{label}: the training -log L rose by {rise:.1} nats at iteration {iteration}: the \
+         learning rate is too large for this much data; try about 0.005 x 10,000 / (spikes \
+         fitted) (docs/guide.md)"
+    );
+    eprintln!("warning: {warning}");
+    Some(warning)
+}
+
+/// Warnings about the two fits of a pipeline run (not checked with mini-batches, whose
+/// batches differ from step to step).
+fn fit_warnings(result: &PipelineResult) -> Vec<String> {
+    if result.config.fit.minibatch.is_some() {
+        return Vec::new();
+    }
+    let labels = ["half 1", "half 2"];
+    (result.paths.iter().zip(labels))
+        .filter_map(|(path, label)| overshoot_warning(path, label))
+        .collect()
+}
+
 /// Writes the pipeline's report into `out`: `report.json` (settings, M*, the selected models,
 /// the curves, timing, versions; `extra` is merged in) and the figures `potentials`,
 /// `loglik`, `divergence` (PNG and SVG). Returns the JSON.
@@ -318,6 +349,7 @@ pub fn pipeline_report(
         "feature_consistency_js": consistency_json(&result.feature_consistency_js, paths, grid),
         "best_generalization": { "half1": bg_json(0), "half2": bg_json(1) },
         "curves": { "half1": curve(&paths[0]), "half2": curve(&paths[1]) },
+        "fit_warnings": fit_warnings(result),
     });
     if let (Value::Object(map), Value::Object(more)) = (&mut report, extra) {
         map.extend(more);

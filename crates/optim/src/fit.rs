@@ -180,6 +180,23 @@ impl FitPath {
             .collect()
     }
 
+    /// The largest increase of the training -log L from one iteration to the next, as (the
+    /// iteration where it rose, the rise in nats); `None` if it never rose. Full-batch gradient
+    /// descent with a suitable learning rate lowers it at every step, so a rise means the steps
+    /// overshoot (with mini-batches the batches differ and a rise means nothing).
+    pub fn largest_rise(&self) -> Option<(u64, f64)> {
+        self.records
+            .windows(2)
+            .map(|w| {
+                (
+                    w[1].iteration,
+                    w[1].train_neg_loglik - w[0].train_neg_loglik,
+                )
+            })
+            .filter(|&(_, rise)| rise > 0.0)
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+    }
+
     /// Writes the path as JSON (atomically).
     pub fn write_json(&self, path: &Path) -> Result<(), OptimError> {
         let text = serde_json::to_vec(self).map_err(|e| OptimError::Io {
@@ -476,5 +493,39 @@ impl<P: Problem> Fit<P> {
     /// Ends the fit and returns its path.
     pub fn into_path(self) -> FitPath {
         self.state.path
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path_with_losses(losses: &[f64]) -> FitPath {
+        FitPath {
+            grid: (-1.0, 1.0, 4, 3),
+            boundary: BoundaryMode::Reflecting,
+            nv: 4,
+            records: losses
+                .iter()
+                .enumerate()
+                .map(|(i, &l)| IterationRecord {
+                    iteration: i as u64,
+                    train_neg_loglik: l,
+                    validation_neg_loglik: None,
+                    feature_complexity: 0.0,
+                })
+                .collect(),
+            models: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn largest_rise_finds_the_biggest_step_up() {
+        assert_eq!(path_with_losses(&[5.0, 4.0, 3.5, 3.4]).largest_rise(), None);
+        assert_eq!(path_with_losses(&[]).largest_rise(), None);
+        assert_eq!(
+            path_with_losses(&[5.0, 7.0, 3.0, 6.5, 6.0]).largest_rise(),
+            Some((3, 3.5))
+        );
     }
 }
