@@ -35,14 +35,14 @@ fn fit(c: &mut Criterion) {
         iterations: u64::MAX,
         learning_rates: LearningRates {
             force: LR,
-            ..LearningRates::default()
+            ..LearningRates::paper()
         },
         save: SaveSchedule::default(),
         ..FitConfig::default()
     };
     let params = Params::from_model(&model, false).unwrap();
     let spec = (grid.xbegin(), grid.xend(), 256, 8);
-    let mut fit = Fit::new(problem, params, config, spec, BoundaryMode::Reflecting, 64);
+    let mut fit = Fit::new(problem, params, config, spec, BoundaryMode::Reflecting, 64).unwrap();
     fit.step().unwrap();
     group.bench_function("step_paper", |b| b.iter(|| fit.step().unwrap()));
 

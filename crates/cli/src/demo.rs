@@ -4,10 +4,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
+use latentflow::optim::LearningRates;
 use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength};
 use serde_json::json;
 
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
+use crate::rates::StepArgs;
 use crate::select::{PipelineArgs, SplitChoice, run_pipeline};
 
 /// Length of the demo's trials (s).
@@ -48,11 +50,11 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         .context("simulating the paper's double well")?
         .data;
     // --quick: a coarser grid, fewer modes, and twice the paper's learning rate, so that the
-    // same path is traversed in about half the iterations.
+    // same path is traversed in about half the iterations. Rates are per 10,000 spikes.
     let (ne, nv, lr, cap, check_every) = if args.quick {
         (64, 32, 0.01, 3_000, 250)
     } else {
-        (256, 64, 0.005, 50_000, 500)
+        (256, 64, LearningRates::default().force, 50_000, 500)
     };
     let init_args = InitArgs {
         init: None,
@@ -68,8 +70,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
     let pipeline = PipelineArgs {
         split: SplitChoice::Alternating,
         iterations: args.iterations.unwrap_or(cap),
-        lr,
-        adam: false,
+        step: StepArgs {
+            lr: vec![(ParamChoice::Force, lr)],
+            ..StepArgs::default()
+        },
         threshold: 0.01,
         threshold_js: 0.002,
         no_early_stop: false,

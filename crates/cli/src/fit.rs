@@ -4,13 +4,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use latentflow::data::SpikeData;
-use latentflow::optim::{
-    CheckpointConfig, Fit, FitConfig, LearningRates, Method, Params, ProgressObserver, SpikeProblem,
-};
+use latentflow::optim::{CheckpointConfig, Fit, FitConfig, Params, ProgressObserver, SpikeProblem};
 use latentflow::spectral::BandedSolver;
 use serde_json::json;
 
 use crate::init::{InitArgs, InitSetup};
+use crate::rates::StepArgs;
 use crate::report;
 
 /// Arguments of `latentflow fit`.
@@ -28,16 +27,12 @@ pub struct FitArgs {
     #[command(flatten)]
     init: InitArgs,
     /// Gradient-descent iterations.
-    #[arg(long, default_value_t = 2000)]
+    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
     iterations: u64,
-    /// Learning rate for F (the paper: 0.005).
-    #[arg(long, default_value_t = 0.005)]
-    lr: f64,
-    /// Use Adam instead of plain gradient descent.
-    #[arg(long)]
-    adam: bool,
+    #[command(flatten)]
+    step: StepArgs,
     /// Checkpoint every this many iterations (into OUT/fit.ckpt); a rerun with --resume continues.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     checkpoint_every: u64,
     /// Continue from OUT/fit.ckpt.
     #[arg(long)]
@@ -51,10 +46,8 @@ pub struct FitArgs {
 pub struct FitOptions {
     /// Gradient-descent iterations.
     pub iterations: u64,
-    /// Learning rate for F.
-    pub lr: f64,
-    /// Adam instead of gradient descent.
-    pub adam: bool,
+    /// Learning rates and update rule.
+    pub step: StepArgs,
     /// Checkpoint period (iterations), into `OUT/fit.ckpt`.
     pub checkpoint_every: u64,
     /// Continue from `OUT/fit.ckpt`.
@@ -74,22 +67,11 @@ pub fn run_fit(
 ) -> anyhow::Result<Fit<SpikeProblem>> {
     let checkpoint = out.join("fit.ckpt");
     let config = FitConfig {
-        iterations: options.iterations,
-        method: if options.adam {
-            Method::adam()
-        } else {
-            Method::GradientDescent
-        },
-        learning_rates: LearningRates {
-            force: options.lr,
-            ..LearningRates::default()
-        },
-        fit: setup.fit,
         checkpoint: Some(CheckpointConfig {
             path: checkpoint.clone(),
             every: options.checkpoint_every,
         }),
-        ..FitConfig::default()
+        ..options.step.fit_config(options.iterations, setup.fit)
     };
     let problem = SpikeProblem::new(
         setup.grid.clone(),
@@ -110,7 +92,7 @@ pub fn run_fit(
             setup.spec.as_tuple(),
             setup.model.boundary(),
             setup.nv,
-        )
+        )?
     };
     let mut bar = (!options.quiet).then(|| ProgressObserver::new("fit", options.iterations));
     let mut observers: Vec<&mut dyn latentflow::optim::Observer> = Vec::new();
@@ -118,9 +100,7 @@ pub fn run_fit(
         observers.push(b);
     }
     let outcome = fit.run(&mut observers);
-    if fit.config().minibatch.is_none() {
-        crate::report::overshoot_warning(fit.path(), "fit");
-    }
+    crate::report::step_warning(fit.path(), "fit");
     let path_file = out.join("fit_path.json");
     fit.path()
         .write_json(&path_file)
@@ -148,8 +128,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let start = std::time::Instant::now();
     let options = FitOptions {
         iterations: args.iterations,
-        lr: args.lr,
-        adam: args.adam,
+        step: args.step,
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         quiet: args.quiet,

@@ -13,9 +13,13 @@ use latentflow::{GridSpec, ModelFile};
 /// Firing-rate model of the default initial model.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RateChoice {
+    /// `paper` for data of one neuron, `mean` for more.
+    Auto,
     /// One neuron, f(x) = max(100 (x + 1), 1) Hz (the paper's ground truth).
     Paper,
-    /// Each neuron at its mean rate in the data, constant in x.
+    /// Each neuron at its mean rate in the data: constant in x when the rates are held fixed;
+    /// when Fr is fitted, tilted along the first principal component of the binned population
+    /// activity (flat rates are a stationary point of the fit; see `initial_tuning`).
     Mean,
 }
 
@@ -58,7 +62,7 @@ pub struct InitArgs {
     #[arg(long, default_value_t = 10.0)]
     pub d: f64,
     /// Firing rates of the default initial model.
-    #[arg(long, value_enum, default_value_t = RateChoice::Paper)]
+    #[arg(long, value_enum, default_value_t = RateChoice::Auto)]
     pub rate: RateChoice,
     /// Boundary mode of the default initial model.
     #[arg(long, value_enum, default_value_t = BoundaryChoice::Reflecting)]
@@ -120,10 +124,19 @@ impl InitArgs {
                 model.num_neurons()
             );
         }
+        if self.nv == 0 || self.nv > g.n() - 2 {
+            anyhow::bail!(
+                "--nv {}: the grid of {} nodes has {} modes; choose 1 to {}",
+                self.nv,
+                g.n(),
+                g.n() - 2,
+                g.n() - 2
+            );
+        }
         Ok(InitSetup {
             grid: g.clone(),
             spec,
-            nv: self.nv.min(g.n() - 2),
+            nv: self.nv,
             fit: self.request(),
             model,
         })
@@ -140,9 +153,17 @@ impl InitArgs {
         let peq = Potential::cos_squared()
             .peq(grid.x(), grid.w())
             .context("building the cos^2 initial density")?;
-        let rates = match self.rate {
+        let rate = match self.rate {
+            RateChoice::Auto if data.num_neurons() == 1 => RateChoice::Paper,
+            RateChoice::Auto => RateChoice::Mean,
+            other => other,
+        };
+        let rates = match rate {
             RateChoice::Paper => vec![TuningCurve::paper().rates_on(grid.x())],
-            RateChoice::Mean => {
+            RateChoice::Mean if self.fit.contains(&ParamChoice::Fr) => {
+                latentflow::initial_tuning(data, &grid, &peq)
+            }
+            RateChoice::Mean | RateChoice::Auto => {
                 let time = data.total_time();
                 let mut counts = vec![0usize; data.num_neurons()];
                 for t in data.trials() {

@@ -7,6 +7,7 @@ mod init;
 mod loglik;
 mod plateau;
 mod plots;
+mod rates;
 mod report;
 mod select;
 mod simulate;

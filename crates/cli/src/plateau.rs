@@ -21,6 +21,7 @@ use crate::experiment::{WELL_PROMINENCE, sample_seed};
 use crate::fit::{FitOptions, run_fit};
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::plots::{GREY, Legend, LinePlot, Points, Series, Style, VLine, save_panels};
+use crate::rates::StepArgs;
 use crate::report::{potential, potential_range, truth_series};
 
 /// Arguments of `latentflow experiment plateau`.
@@ -38,9 +39,8 @@ pub struct PlateauArgs {
     /// Gradient-descent iterations.
     #[arg(long, default_value_t = 20_000)]
     iterations: u64,
-    /// Learning rate for F (the paper: 0.005).
-    #[arg(long, default_value_t = 0.005)]
-    lr: f64,
+    #[command(flatten)]
+    step: StepArgs,
     /// Models within this many nats of the validation minimum form the flat stretch.
     #[arg(long, default_value_t = 1.0)]
     flat_within: f64,
@@ -101,8 +101,7 @@ pub fn run(args: PlateauArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.out.display()))?;
     let options = FitOptions {
         iterations: args.iterations,
-        lr: args.lr,
-        adam: false,
+        step: args.step.clone(),
         checkpoint_every: args.checkpoint_every,
         resume: args.resume,
         quiet: args.quiet,
@@ -160,7 +159,7 @@ pub fn run(args: PlateauArgs) -> anyhow::Result<()> {
         "spikes": { "training": spikes[0], "validation": spikes[1] },
         "seed": args.seed,
         "iterations": args.iterations,
-        "learning_rate": args.lr,
+        "learning_rates": args.step.learning_rates(),
         "grid": { "ne": args.ne, "np": 8, "nv": args.nv },
         "flat_within": args.flat_within,
         "well_prominence": WELL_PROMINENCE,

@@ -9,6 +9,7 @@ use std::path::Path;
 use anyhow::Context;
 use latentflow::PipelineResult;
 use latentflow::optim::{FitPath, SavedModel};
+use latentflow::orientation::{Orientation, fitted_rates, mirrored};
 use latentflow::select::FeatureConsistencyResult;
 use latentflow::spectral::Grid;
 use serde_json::{Value, json};
@@ -92,6 +93,75 @@ fn loglik_panel(path: &FitPath, title: &str, best: Option<u64>) -> LinePlot {
         }
     }
     plot
+}
+
+/// The plateau of one fit, where the models the selection chooses between lie: training and
+/// validation -log L relative to their values at the validation minimum, from the first saved
+/// model whose validation -log L is within max(2, 2% of the initial drop) nats of the minimum;
+/// the validation minimum (best generalisation) and the feature-consistency model marked.
+fn plateau_panel(path: &FitPath, title: &str, consistent: Option<u64>) -> Option<LinePlot> {
+    let models = &path.models;
+    let val = |m: &SavedModel| m.record.validation_neg_loglik;
+    let (best, v_min) = models
+        .iter()
+        .enumerate()
+        .filter_map(|(k, m)| val(m).map(|v| (k, v)))
+        .min_by(|a, b| a.1.total_cmp(&b.1))?;
+    let drop = val(&models[0]).map_or(0.0, |v0| v0 - v_min);
+    let within = (0.02 * drop).max(2.0);
+    let start = models
+        .iter()
+        .position(|m| val(m).is_some_and(|v| v <= v_min + within))?;
+    let shown = &models[start..];
+    let it: Vec<f64> = shown
+        .iter()
+        .map(|m| (m.record.iteration as f64).max(1.0))
+        .collect();
+    let t_best = models[best].record.train_neg_loglik;
+    let train: Vec<f64> = shown
+        .iter()
+        .map(|m| m.record.train_neg_loglik - t_best)
+        .collect();
+    let v: Vec<f64> = shown
+        .iter()
+        .map(|m| val(m).map_or(f64::NAN, |v| v - v_min))
+        .collect();
+    let mut plot = LinePlot::new(
+        title,
+        "iteration",
+        "-log L - (-log L at the validation minimum)",
+    );
+    plot.log_x = true;
+    plot.legend = Legend::UpperRight;
+    let (lo, hi) = train
+        .iter()
+        .chain(&v)
+        .filter(|y| y.is_finite())
+        .fold((0.0f64, within), |(a, b), &y| (a.min(y), b.max(y)));
+    let pad = 0.08 * (hi - lo);
+    plot.y_range = Some((lo - pad, hi + pad));
+    plot.series
+        .push(Series::new("training", it.clone(), train).style(Style::colour(0)));
+    plot.series
+        .push(Series::new("validation", it, v).style(Style::colour(1)));
+    plot.points.push(Points {
+        label: format!(
+            "best generalisation (iteration {})",
+            models[best].record.iteration
+        ),
+        x: vec![(models[best].record.iteration as f64).max(1.0)],
+        y: vec![0.0],
+        colour: 3,
+        radius: 6,
+    });
+    if let Some(m) = consistent.and_then(|c| models.iter().find(|m| m.record.iteration == c)) {
+        plot.vlines.push(VLine {
+            x: (m.record.iteration as f64).max(1.0),
+            label: format!("feature consistency (iteration {})", m.record.iteration),
+            style: Style::colour(2).dashed(),
+        });
+    }
+    Some(plot)
 }
 
 /// Saved models at about `k` log-spaced iterations (always the first and the last).
@@ -199,13 +269,54 @@ fn divergence_panel(fc: &FeatureConsistencyResult, title: &str) -> LinePlot {
     plot
 }
 
+/// The tuning curves f_n(x) of one selection's two models (half 1 solid, half 2 dashed, in
+/// the orientation of the comparison), one colour per neuron; `None` if the rates were not
+/// fitted.
+fn tuning_panel(
+    grid: &Grid,
+    title: &str,
+    models: [&SavedModel; 2],
+    orientation: Orientation,
+) -> anyhow::Result<Option<LinePlot>> {
+    let (Some(a), Some(b)) = (
+        fitted_rates(grid, &models[0].params.rates)?,
+        fitted_rates(grid, &models[1].params.rates)?,
+    ) else {
+        return Ok(None);
+    };
+    let x = grid.x().to_vec();
+    let mut plot = LinePlot::new(title, "x", "firing rate f_n(x) (Hz)");
+    plot.legend = Legend::UpperLeft;
+    for (n, (fa, fb)) in a.iter().zip(&b).enumerate() {
+        let fb = match orientation {
+            Orientation::AsFitted => fb.clone(),
+            Orientation::Mirrored => mirrored(fb),
+        };
+        let (la, lb) = if n == 0 {
+            ("half 1 (solid)", "half 2 (dashed)")
+        } else {
+            ("", "")
+        };
+        plot.series
+            .push(Series::new(la, x.clone(), fa.clone()).style(Style::colour(n)));
+        plot.series
+            .push(Series::new(lb, x.clone(), fb).style(Style::colour(n).dashed()));
+    }
+    Ok(Some(plot))
+}
+
 /// The density of a model on the grid, as the per-sample files store it.
 pub fn density_json(grid: &Grid, peq: &[f64]) -> Value {
     json!({ "x": grid.x(), "w": grid.w(), "peq": peq })
 }
 
 /// JSON of one feature-consistency result: M*, the selected pair, warnings, the curve.
-fn consistency_json(fc: &FeatureConsistencyResult, paths: &[FitPath; 2], grid: &Grid) -> Value {
+fn consistency_json(
+    fc: &FeatureConsistencyResult,
+    paths: &[FitPath; 2],
+    grid: &Grid,
+    turn: &dyn Fn(&[f64]) -> Vec<f64>,
+) -> Value {
     let s = &fc.selected;
     json!({
         "divergence": fc.config.divergence,
@@ -216,39 +327,49 @@ fn consistency_json(fc: &FeatureConsistencyResult, paths: &[FitPath; 2], grid: &
         "warnings": fc.warnings,
         "curve": { "feature_complexity": fc.axis, "divergence": fc.divergence },
         "half1": density_json(grid, &paths[0].models[s.index1].peq),
-        "half2": density_json(grid, &paths[1].models[s.index2].peq),
+        "half2": density_json(grid, &turn(&paths[1].models[s.index2].peq)),
     })
 }
 
-/// A rise of the training -log L by more than this (nats) in one full-batch step is reported:
-/// well-sized gradient-descent steps lower it every time.
-const OVERSHOOT_NATS: f64 = 1.0;
+/// What step control did along a fit: steps rejected because the training -log L rose, and
+/// the smallest factor the learning rates came down to.
+pub fn step_control_json(path: &FitPath) -> Value {
+    let rejected: u64 = path.records.iter().map(|r| r.rejected_steps as u64).sum();
+    let first = path.records.iter().find(|r| r.rejected_steps > 0);
+    let smallest = path
+        .records
+        .iter()
+        .map(|r| r.step_factor)
+        .fold(1.0, f64::min);
+    json!({
+        "rejected_steps": rejected,
+        "first_rejection_at": first.map(|r| r.iteration),
+        "smallest_step_factor": smallest,
+        "final_step_factor": path.records.last().map(|r| r.step_factor),
+    })
+}
 
-/// The warning for a full-batch fit whose training -log L rose by more than
-/// [`OVERSHOOT_NATS`] in one step, printed to stderr with `label` ("half 1", "fit") in front.
-pub fn overshoot_warning(path: &FitPath, label: &str) -> Option<String> {
-    let (iteration, rise) = path
-        .largest_rise()
-        .filter(|&(_, rise)| rise > OVERSHOOT_NATS)?;
+/// The warning, in words, for a fit in which steps were rejected (`label`: "half 1", "fit"),
+/// printed to stderr. `None` if every step was taken.
+pub fn step_warning(path: &FitPath, label: &str) -> Option<String> {
+    let rejected: u64 = path.records.iter().map(|r| r.rejected_steps as u64).sum();
+    let first = path.records.iter().find(|r| r.rejected_steps > 0)?;
+    let smallest = path
+        .records
+        .iter()
+        .map(|r| r.step_factor)
+        .fold(1.0, f64::min);
     let warning = format!(
-        "{label}: the training -log L rose by {rise:.1} nats at iteration {iteration}: the \
-         learning rate is too large for this much data; try about 0.005 x 10,000 / (spikes \
-         fitted) (docs/guide.md)"
+        "{label}: {rejected} step{s} raised the training -log L and {was} not taken (first at \
+         iteration {it}); the learning rates were scaled down to {smallest:.3} of their set \
+         values at the lowest and the fit went on from the last good model. Many rejections \
+         mean the rates are too large for these data (--lr, docs/guide.md).",
+        s = if rejected == 1 { "" } else { "s" },
+        was = if rejected == 1 { "was" } else { "were" },
+        it = first.iteration,
     );
     eprintln!("warning: {warning}");
     Some(warning)
-}
-
-/// Warnings about the two fits of a pipeline run (not checked with mini-batches, whose
-/// batches differ from step to step).
-fn fit_warnings(result: &PipelineResult) -> Vec<String> {
-    if result.config.fit.minibatch.is_some() {
-        return Vec::new();
-    }
-    let labels = ["half 1", "half 2"];
-    (result.paths.iter().zip(labels))
-        .filter_map(|(path, label)| overshoot_warning(path, label))
-        .collect()
 }
 
 /// Writes the pipeline's report into `out`: `report.json` (settings, M*, the selected models,
@@ -265,51 +386,75 @@ pub fn pipeline_report(
     let paths = &result.paths;
     let kl = &result.feature_consistency;
     let bg = &result.best_generalization;
-    let fc_peqs = [
-        paths[0].models[kl.selected.index1].peq.as_slice(),
-        paths[1].models[kl.selected.index2].peq.as_slice(),
+    let orientation = result.orientation.half2;
+    // Half 2's densities in the orientation of the comparison.
+    let turn = |peq: &[f64]| match orientation {
+        Orientation::AsFitted => peq.to_vec(),
+        Orientation::Mirrored => mirrored(peq),
+    };
+    let fc_models = [
+        &paths[0].models[kl.selected.index1],
+        &paths[1].models[kl.selected.index2],
     ];
-    let bg_peqs = [
-        paths[0].models[bg[0].index].peq.as_slice(),
-        paths[1].models[bg[1].index].peq.as_slice(),
+    let bg_models = [&paths[0].models[bg[0].index], &paths[1].models[bg[1].index]];
+    let fc_half2 = turn(&fc_models[1].peq);
+    let bg_half2 = turn(&bg_models[1].peq);
+    let fc_peqs = [fc_models[0].peq.as_slice(), fc_half2.as_slice()];
+    let bg_peqs = [bg_models[0].peq.as_slice(), bg_half2.as_slice()];
+    let mut panels = vec![
+        selection_panel(
+            grid,
+            &format!("Feature consistency (M* = {:.2})", kl.m_star),
+            fc_peqs,
+            truth,
+        ),
+        selection_panel(
+            grid,
+            &format!(
+                "Best generalisation (iterations {} / {})",
+                bg[0].iteration, bg[1].iteration
+            ),
+            bg_peqs,
+            truth,
+        ),
     ];
-    save_panels(
-        &[
-            selection_panel(
-                grid,
-                &format!("Feature consistency (M* = {:.2})", kl.m_star),
-                fc_peqs,
-                truth,
-            ),
-            selection_panel(
-                grid,
-                &format!(
-                    "Best generalisation (iterations {} / {})",
-                    bg[0].iteration, bg[1].iteration
-                ),
-                bg_peqs,
-                truth,
-            ),
-        ],
-        2,
-        &out.join("potentials"),
-    )?;
-    save_panels(
-        &[
-            loglik_panel(
-                &paths[0],
-                "Half 1 (validated on half 2)",
-                Some(bg[0].iteration),
-            ),
-            loglik_panel(
-                &paths[1],
-                "Half 2 (validated on half 1)",
-                Some(bg[1].iteration),
-            ),
-        ],
-        2,
-        &out.join("loglik"),
-    )?;
+    let tuning = [
+        tuning_panel(
+            grid,
+            "Tuning at feature consistency",
+            fc_models,
+            orientation,
+        )?,
+        tuning_panel(
+            grid,
+            "Tuning at best generalisation",
+            bg_models,
+            orientation,
+        )?,
+    ];
+    panels.extend(tuning.into_iter().flatten());
+    save_panels(&panels, 2, &out.join("potentials"))?;
+    let mut loglik = vec![
+        loglik_panel(
+            &paths[0],
+            "Half 1 (validated on half 2): the whole fit",
+            Some(bg[0].iteration),
+        ),
+        loglik_panel(
+            &paths[1],
+            "Half 2 (validated on half 1): the whole fit",
+            Some(bg[1].iteration),
+        ),
+    ];
+    let consistent = [kl.selected.iteration1, kl.selected.iteration2];
+    loglik.extend((0..2).filter_map(|k| {
+        plateau_panel(
+            &paths[k],
+            &format!("Half {}: the plateau", k + 1),
+            Some(consistent[k]),
+        )
+    }));
+    save_panels(&loglik, 2, &out.join("loglik"))?;
     save_panels(
         &[
             divergence_panel(kl, "Feature consistency: symmetrised KL"),
@@ -345,11 +490,18 @@ pub fn pipeline_report(
         "iterations": result.iterations,
         "stopped_early": result.stopped_early,
         "seconds": result.seconds,
-        "feature_consistency": consistency_json(kl, paths, grid),
-        "feature_consistency_js": consistency_json(&result.feature_consistency_js, paths, grid),
+        "orientation": result.orientation,
+        "feature_consistency": consistency_json(kl, paths, grid, &turn),
+        "feature_consistency_js": consistency_json(&result.feature_consistency_js, paths, grid, &turn),
         "best_generalization": { "half1": bg_json(0), "half2": bg_json(1) },
         "curves": { "half1": curve(&paths[0]), "half2": curve(&paths[1]) },
-        "fit_warnings": fit_warnings(result),
+        "fit_warnings": result.paths.iter().zip(["half 1", "half 2"])
+            .filter_map(|(p, label)| step_warning(p, label))
+            .collect::<Vec<_>>(),
+        "step_control": {
+            "half1": step_control_json(&paths[0]),
+            "half2": step_control_json(&paths[1]),
+        },
     });
     if let (Value::Object(map), Value::Object(more)) = (&mut report, extra) {
         map.extend(more);

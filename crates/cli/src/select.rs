@@ -7,13 +7,15 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::MultiProgress;
 use latentflow::data::{SpikeData, Split};
-use latentflow::optim::{FitConfig, LearningRates, Method, Observer, ProgressObserver};
+use latentflow::optim::{Observer, ProgressObserver};
+use latentflow::orientation::Orientation;
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::FeatureConsistency;
 use latentflow::{Pipeline, PipelineConfig, PipelineResult};
 use serde_json::{Value, json};
 
 use crate::init::InitArgs;
+use crate::rates::StepArgs;
 use crate::report;
 
 /// How trials are divided between the two halves.
@@ -32,33 +34,45 @@ pub struct PipelineArgs {
     #[arg(long, value_enum, default_value_t = SplitChoice::Alternating)]
     pub split: SplitChoice,
     /// Most gradient-descent iterations per half (the paper ran 50,000).
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub iterations: u64,
-    /// Learning rate for F (the paper: 0.005).
-    #[arg(long, default_value_t = 0.005)]
-    pub lr: f64,
-    /// Use Adam instead of plain gradient descent.
-    #[arg(long)]
-    pub adam: bool,
+    #[command(flatten)]
+    pub step: StepArgs,
     /// Feature-consistency threshold for the symmetrised KL divergence (paper: 0.01).
-    #[arg(long, default_value_t = 0.01)]
+    #[arg(long, default_value_t = 0.01, value_parser = positive, allow_hyphen_values = true)]
     pub threshold: f64,
     /// Threshold of the Jensen-Shannon variant.
-    #[arg(long, default_value_t = 0.002)]
+    #[arg(long, default_value_t = 0.002, value_parser = positive, allow_hyphen_values = true)]
     pub threshold_js: f64,
     /// Run to --iterations instead of stopping once the KL curve has crossed its threshold
     /// by --margin and both validation minima are behind.
     #[arg(long)]
     pub no_early_stop: bool,
     /// Feature-complexity units the fits must run past M* before stopping early.
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_hyphen_values = true)]
     pub margin: f64,
     /// Iterations between early-stop checks.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     pub check_every: u64,
     /// Checkpoint every this many iterations.
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
     pub checkpoint_every: u64,
+}
+
+/// A finite number > 0 (for clap).
+pub fn positive(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("must be a finite number > 0 (got {text})")),
+    }
+}
+
+/// A finite number >= 0 (for clap).
+pub fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err(format!("must be a finite number >= 0 (got {text})")),
+    }
 }
 
 impl PipelineArgs {
@@ -72,20 +86,7 @@ impl PipelineArgs {
                 SplitChoice::Alternating => Split::Alternating,
                 SplitChoice::Halves => Split::Halves,
             },
-            fit: FitConfig {
-                iterations: self.iterations,
-                method: if self.adam {
-                    Method::adam()
-                } else {
-                    Method::GradientDescent
-                },
-                learning_rates: LearningRates {
-                    force: self.lr,
-                    ..LearningRates::default()
-                },
-                fit: init.fit,
-                ..FitConfig::default()
-            },
+            fit: self.step.fit_config(self.iterations, init.fit),
             consistency_kl: FeatureConsistency {
                 threshold: self.threshold,
                 ..FeatureConsistency::kl()
@@ -232,12 +233,17 @@ fn print_summary(result: &PipelineResult, out: &Path) {
         kl.m_star,
         kl.selected.iteration1,
         kl.selected.iteration2,
-        if kl.warnings.is_empty() {
-            String::new()
-        } else {
-            format!("; warnings: {:?}", kl.warnings)
-        }
+        kl.warnings
+            .iter()
+            .map(|w| format!("\n  warning: {w}"))
+            .collect::<String>()
     );
+    if result.orientation.half2 == Orientation::Mirrored {
+        println!(
+            "half 2 converged to the mirror image of half 1 (x -> -x; its tuning curves agree \
+             with half 1's that way round) and was compared mirrored"
+        );
+    }
     println!(
         "best generalisation: iterations {} / {} (feature complexity {:.2} / {:.2})",
         bg[0].iteration, bg[1].iteration, bg[0].feature_complexity, bg[1].feature_complexity

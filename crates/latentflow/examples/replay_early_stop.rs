@@ -13,6 +13,7 @@ use std::path::Path;
 
 use latentflow::GridSpec;
 use latentflow::optim::FitPath;
+use latentflow::orientation::{Orientation, path_points};
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::{FeatureConsistency, PathPoint, best_generalization};
 
@@ -54,7 +55,11 @@ fn replay(dir: &Path) -> Result<(), Failure> {
     let [p1, p2] = paths;
     let (p1, p2) = (p1?, p2?);
     let ran = p1.records.len() as u64;
-    let points = [p1.path_points(), p2.path_points()];
+    // The experiments fit F only (fixed tuning), so the halves are compared as fitted.
+    let points = [
+        path_points(&p1, Orientation::AsFitted),
+        path_points(&p2, Orientation::AsFitted),
+    ];
     println!("{}: ran {ran} iterations", dir.display());
     println!(
         "  at the end:     {}",

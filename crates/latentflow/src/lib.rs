@@ -21,9 +21,12 @@ pub use latentflow_select as select;
 pub use latentflow_spectral as spectral;
 pub use latentflow_synth as synth;
 
+mod initial;
 mod model_file;
+pub mod orientation;
 pub mod pipeline;
 
+pub use initial::initial_tuning;
 pub use model_file::{GridSpec, ModelFile};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineResult};
 

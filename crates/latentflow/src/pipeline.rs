@@ -16,6 +16,7 @@ use latentflow_select::{
 use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
 use serde::{Deserialize, Serialize};
 
+use crate::orientation::{Orientation, OrientationChoice, choose_orientation, path_points};
 use crate::{Error, GridSpec};
 
 /// When to stop the two fits before the iteration cap: the KL consistency curve has crossed
@@ -115,8 +116,12 @@ impl Default for PipelineConfig {
 pub struct PipelineResult {
     /// The settings used.
     pub config: PipelineConfig,
-    /// The fit paths of the two halves.
+    /// The fit paths of the two halves (as fitted).
     pub paths: [FitPath; 2],
+    /// How half 2's models were turned before the comparison (fitted tuning curves leave the
+    /// mirror x -> a + b - x open; see [`crate::orientation`]). The selections' densities
+    /// are compared in this orientation.
+    pub orientation: OrientationChoice,
     /// Feature consistency, symmetrised KL.
     pub feature_consistency: FeatureConsistencyResult,
     /// Feature consistency, Jensen–Shannon.
@@ -201,7 +206,7 @@ impl Pipeline {
             c.grid.as_tuple(),
             c.boundary,
             c.nv,
-        ))
+        )?)
     }
 
     /// Runs both fits in lockstep (in parallel), then the selections.
@@ -267,10 +272,16 @@ impl Pipeline {
         let iterations = fits[0].state().iteration;
         let [f0, f1] = fits;
         let paths = [f0.into_path(), f1.into_path()];
-        let (kl, js, bg) = self.select(&paths)?;
+        let Selections {
+            kl,
+            js,
+            bg,
+            orientation,
+        } = self.select(&paths)?;
         Ok(PipelineResult {
             config: self.config.clone(),
             paths,
+            orientation,
             feature_consistency: kl,
             feature_consistency_js: js,
             best_generalization: bg,
@@ -291,31 +302,47 @@ impl Pipeline {
     }
 
     fn should_stop(&self, fits: &[Fit<SpikeProblem>; 2], rule: &EarlyStop) -> Result<bool, Error> {
+        let (p0, p1) = self.oriented_points([fits[0].path(), fits[1].path()])?.1;
         rule.reached(
             &self.config.consistency_kl,
             self.grid.w(),
-            [&fits[0].path().path_points(), &fits[1].path().path_points()],
+            [&p0, &p1],
             fits[0].state().iteration,
         )
     }
 
-    fn select(
+    /// Both paths as selection reads them, half 2 turned the way its tuning curves agree with
+    /// half 1's, and that choice.
+    fn oriented_points(
         &self,
-        paths: &[FitPath; 2],
-    ) -> Result<
-        (
-            FeatureConsistencyResult,
-            FeatureConsistencyResult,
-            [BestGeneralizationResult; 2],
-        ),
-        Error,
-    > {
-        let p0 = paths[0].path_points();
-        let p1 = paths[1].path_points();
-        let w = self.grid.w();
-        let kl = self.config.consistency_kl.select(w, &p0, &p1)?;
-        let js = self.config.consistency_js.select(w, &p0, &p1)?;
-        let bg = [best_generalization(&p0)?, best_generalization(&p1)?];
-        Ok((kl, js, bg))
+        paths: [&FitPath; 2],
+    ) -> Result<(OrientationChoice, (Vec<PathPoint>, Vec<PathPoint>)), Error> {
+        let choice = choose_orientation(&self.grid, paths[0], paths[1])?;
+        Ok((
+            choice,
+            (
+                path_points(paths[0], Orientation::AsFitted),
+                path_points(paths[1], choice.half2),
+            ),
+        ))
     }
+
+    fn select(&self, paths: &[FitPath; 2]) -> Result<Selections, Error> {
+        let (orientation, (p0, p1)) = self.oriented_points([&paths[0], &paths[1]])?;
+        let w = self.grid.w();
+        Ok(Selections {
+            kl: self.config.consistency_kl.select(w, &p0, &p1)?,
+            js: self.config.consistency_js.select(w, &p0, &p1)?,
+            bg: [best_generalization(&p0)?, best_generalization(&p1)?],
+            orientation,
+        })
+    }
+}
+
+/// What [`Pipeline::run`] selects from two paths.
+struct Selections {
+    kl: FeatureConsistencyResult,
+    js: FeatureConsistencyResult,
+    bg: [BestGeneralizationResult; 2],
+    orientation: OrientationChoice,
 }

@@ -80,10 +80,7 @@ fn the_demo_path_with_the_paper_rate_is_bit_identical() {
         split: Split::Alternating,
         fit: FitConfig {
             iterations: ITERATIONS,
-            learning_rates: LearningRates {
-                force: 0.005,
-                ..LearningRates::default()
-            },
+            learning_rates: LearningRates::paper(),
             ..FitConfig::default()
         },
         ..PipelineConfig::default()
@@ -103,8 +100,7 @@ fn the_demo_path_with_the_paper_rate_is_bit_identical() {
         std::fs::write(fixture(), serde_json::to_string(&got).unwrap()).unwrap();
         return;
     }
-    let want: Value =
-        serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
+    let want: Value = serde_json::from_str(&std::fs::read_to_string(fixture()).unwrap()).unwrap();
     assert_eq!(got["data"], want["data"], "the simulated data changed");
     for half in ["half1", "half2"] {
         for part in ["records", "models"] {

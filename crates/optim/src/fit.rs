@@ -1,226 +1,38 @@
-//! The fit loop: runs a [`Method`] on a [`Problem`], records every iteration, saves models on a
-//! schedule into a [`FitPath`], checkpoints, and reports to observers.
+//! The fit loop: runs a [`Method`] on a [`Problem`], rejects steps that make the fit worse
+//! ([`crate::Backtracking`]), records every iteration, saves models on a schedule into a
+//! [`FitPath`], checkpoints, and reports to observers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use latentflow_likelihood::{GradRequest, Gradients};
+use latentflow_likelihood::Gradients;
 use latentflow_spectral::BoundaryMode;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
-use crate::method::{Floors, LearningRates, Method, MethodState, step};
-use crate::{Observer, OptimError, Params, Problem, Rates};
+use crate::line_search::line_search;
+use crate::method::{MethodState, step};
+use crate::{
+    Evaluation, FitConfig, FitPath, IterationRecord, Observer, OptimError, Params, Problem, Rates,
+    SavedModel,
+};
 
-/// Which iterations keep their model in the path: every one below `dense_until`, then
-/// `per_decade` log-spaced ones per factor of ten (the selection needs the whole path, and
-/// paths run to 50,000+ iterations). The schedule depends on the iteration alone, so a resumed
-/// fit keeps exactly the models an uninterrupted one keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct SaveSchedule {
-    /// Save every iteration below this.
-    pub dense_until: u64,
-    /// Log-spaced saves per decade after that.
-    pub per_decade: u32,
-}
-
-impl Default for SaveSchedule {
-    fn default() -> Self {
-        SaveSchedule {
-            dense_until: 100,
-            per_decade: 100,
-        }
-    }
-}
-
-impl SaveSchedule {
-    /// True if iteration `i` is saved.
-    pub fn saves(&self, i: u64) -> bool {
-        if i < self.dense_until.max(1) {
-            return true;
-        }
-        let bucket = |k: u64| (self.per_decade as f64 * (k as f64).log10()).floor() as i64;
-        bucket(i) > bucket(i - 1)
-    }
-}
-
-/// Mini-batches: `size` trials drawn without replacement each iteration from a stream seeded
-/// by (`seed`, iteration), so a resumed fit draws the same batches.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Minibatch {
-    /// Trials per batch.
-    pub size: usize,
-    /// Seed.
-    pub seed: u64,
-}
-
-/// Backtracking (Armijo) line search for the scalar parameters D and C, whose scale differs
-/// from F's by orders of magnitude. When enabled, D and C take a gradient step of length
-/// alpha * lr with alpha = 1, 1/2, 1/4, ... (at most `max_halvings` halvings) until
-/// -log L(theta_DC(alpha)) <= -log L(theta) - `armijo` * alpha * lr * |g_DC|^2, evaluated with the
-/// other parameters held at their current values (a block-coordinate step; F, F0 and Fr take
-/// their usual step from the same gradient). If no alpha passes, D and C stay put.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct LineSearch {
-    /// Most halvings of the step.
-    pub max_halvings: u32,
-    /// Sufficient-decrease constant (0 < armijo < 1).
-    pub armijo: f64,
-}
-
-impl Default for LineSearch {
-    fn default() -> Self {
-        LineSearch {
-            max_halvings: 10,
-            armijo: 1e-4,
-        }
-    }
-}
-
-/// Where and how often to checkpoint.
+/// The last accepted model: where a rejected step returns to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CheckpointConfig {
-    /// Checkpoint file (written atomically: a temporary file, then a rename).
-    pub path: PathBuf,
-    /// Write every this many iterations (and at the end of a run).
-    pub every: u64,
-}
-
-/// Settings of a fit.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FitConfig {
-    /// Iterations in total (a resumed fit continues up to this number).
-    pub iterations: u64,
-    /// Update rule.
-    pub method: Method,
-    /// Learning rates per parameter.
-    pub learning_rates: LearningRates,
-    /// Parameters to fit (the paper: F only).
-    pub fit: GradRequest,
-    /// Lower bounds for D and C.
-    pub floors: Floors,
-    /// Line search for D and C (`None`: fixed learning rates, the paper's choice).
-    #[serde(default)]
-    pub line_search: Option<LineSearch>,
-    /// Mini-batches of trials; `None` uses all training trials every iteration.
-    pub minibatch: Option<Minibatch>,
-    /// Which models the path keeps.
-    pub save: SaveSchedule,
-    /// Periodic checkpoints.
-    pub checkpoint: Option<CheckpointConfig>,
-}
-
-impl Default for FitConfig {
-    fn default() -> Self {
-        FitConfig {
-            iterations: 1000,
-            method: Method::GradientDescent,
-            learning_rates: LearningRates::default(),
-            fit: GradRequest::FORCE,
-            floors: Floors::default(),
-            line_search: None,
-            minibatch: None,
-            save: SaveSchedule::default(),
-            checkpoint: None,
-        }
-    }
-}
-
-/// One iteration's numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct IterationRecord {
-    /// Iteration (0 = the initial model).
-    pub iteration: u64,
-    /// Training -log L (of the batch, with mini-batches).
-    pub train_neg_loglik: f64,
-    /// Validation -log L, if there are validation data.
-    pub validation_neg_loglik: Option<f64>,
-    /// Feature complexity (1/4) int F^2 peq.
-    pub feature_complexity: f64,
-}
-
-/// A model kept in the path.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SavedModel {
-    /// Its numbers.
-    pub record: IterationRecord,
+pub struct AcceptedPoint {
     /// Its parameters.
     pub params: Params,
-    /// Its equilibrium density on the nodes (sum w peq = 1).
-    pub peq: Vec<f64>,
-}
-
-/// The result of a fit: every iteration's numbers and the models kept on the schedule.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FitPath {
-    /// Grid: left end, right end, elements, GLL nodes per element.
-    pub grid: (f64, f64, usize, usize),
-    /// Boundary mode.
-    pub boundary: BoundaryMode,
-    /// Modes kept.
-    pub nv: usize,
-    /// One record per iteration, in order.
-    pub records: Vec<IterationRecord>,
-    /// The saved models, in iteration order.
-    pub models: Vec<SavedModel>,
-}
-
-impl FitPath {
-    /// The path as model selection reads it.
-    pub fn path_points(&self) -> Vec<latentflow_select::PathPoint> {
-        self.models
-            .iter()
-            .map(|m| latentflow_select::PathPoint {
-                iteration: m.record.iteration,
-                feature_complexity: m.record.feature_complexity,
-                peq: m.peq.clone(),
-                validation_neg_loglik: m.record.validation_neg_loglik,
-            })
-            .collect()
-    }
-
-    /// The largest increase of the training -log L from one iteration to the next, as (the
-    /// iteration where it rose, the rise in nats); `None` if it never rose. Full-batch gradient
-    /// descent with a suitable learning rate lowers it at every step, so a rise means the steps
-    /// overshoot (with mini-batches the batches differ and a rise means nothing).
-    pub fn largest_rise(&self) -> Option<(u64, f64)> {
-        self.records
-            .windows(2)
-            .map(|w| {
-                (
-                    w[1].iteration,
-                    w[1].train_neg_loglik - w[0].train_neg_loglik,
-                )
-            })
-            .filter(|&(_, rise)| rise > 0.0)
-            .max_by(|a, b| a.1.total_cmp(&b.1))
-    }
-
-    /// Writes the path as JSON (atomically).
-    pub fn write_json(&self, path: &Path) -> Result<(), OptimError> {
-        let text = serde_json::to_vec(self).map_err(|e| OptimError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        crate::checkpoint::write_atomic(path, &text)
-    }
-
-    /// Reads a path written by [`FitPath::write_json`].
-    pub fn read_json(path: &Path) -> Result<FitPath, OptimError> {
-        let text = std::fs::read(path).map_err(|e| OptimError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
-        serde_json::from_slice(&text).map_err(|e| OptimError::Io {
-            path: path.to_path_buf(),
-            message: format!("not a fit path: {e}"),
-        })
-    }
+    /// The update rule's state before the step from it.
+    pub method_state: MethodState,
+    /// Its training -log L.
+    pub value: f64,
+    /// Its gradients.
+    pub grad: Gradients,
 }
 
 /// Everything needed to continue a fit: the next iteration, the parameters to evaluate there,
-/// the method's state, the path so far.
+/// the method's state, the step control's state, the path so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitState {
     /// Next iteration to run.
@@ -229,6 +41,13 @@ pub struct FitState {
     pub params: Params,
     /// Update-rule state (Adam moments).
     pub method_state: MethodState,
+    /// Factor on the learning rates of the step that led to `params` (1 unless steps were
+    /// rejected).
+    pub step_factor: f64,
+    /// Steps accepted in a row since the factor last changed.
+    pub accepted_in_a_row: u64,
+    /// The model `params` was stepped from (`None` at iteration 0).
+    pub accepted: Option<AcceptedPoint>,
     /// The path so far.
     pub path: FitPath,
 }
@@ -243,7 +62,8 @@ pub struct Fit<P: Problem> {
 }
 
 impl<P: Problem> Fit<P> {
-    /// A new fit from `initial` parameters. `grid` and `boundary` are recorded in the path.
+    /// A new fit from `initial` parameters; the settings are checked
+    /// ([`FitConfig::validate`]). `grid` and `boundary` are recorded in the path.
     pub fn new(
         problem: P,
         initial: Params,
@@ -251,14 +71,18 @@ impl<P: Problem> Fit<P> {
         grid: (f64, f64, usize, usize),
         boundary: BoundaryMode,
         nv: usize,
-    ) -> Fit<P> {
-        Fit {
+    ) -> Result<Fit<P>, OptimError> {
+        config.validate()?;
+        Ok(Fit {
             problem,
             config,
             state: FitState {
                 iteration: 0,
                 params: initial,
                 method_state: MethodState::default(),
+                step_factor: 1.0,
+                accepted_in_a_row: 0,
+                accepted: None,
                 path: FitPath {
                     grid,
                     boundary,
@@ -267,7 +91,7 @@ impl<P: Problem> Fit<P> {
                     models: Vec::new(),
                 },
             },
-        }
+        })
     }
 
     /// Continues a fit from a checkpoint written by an earlier run with the same problem.
@@ -276,6 +100,7 @@ impl<P: Problem> Fit<P> {
         config: FitConfig,
         checkpoint: &Path,
     ) -> Result<Fit<P>, OptimError> {
+        config.validate()?;
         let Checkpoint { state, warm } = read_checkpoint(checkpoint)?;
         problem.restore_warm_state(warm);
         Ok(Fit {
@@ -318,20 +143,13 @@ impl<P: Problem> Fit<P> {
         Some(idx)
     }
 
-    /// Runs one iteration: evaluate, record, save on schedule, update. A failed evaluation or
-    /// a non-finite value or gradient returns [`OptimError::Diverged`] and leaves the state
-    /// (the last good parameters and the path so far) untouched.
-    pub fn step(&mut self) -> Result<IterationRecord, OptimError> {
-        let i = self.state.iteration;
-        let batch = self.batch();
-        let diverged = |reason: String| OptimError::Diverged {
-            iteration: i,
-            reason,
-        };
+    /// Evaluates the current parameters; an evaluation that fails or gives a non-finite value
+    /// or gradient is an `Err` with the reason.
+    fn evaluate(&mut self, batch: Option<&[usize]>) -> Result<Evaluation, String> {
         let eval = self
             .problem
-            .evaluate(&self.state.params, self.config.fit, batch.as_deref())
-            .map_err(|e| diverged(e.to_string()))?;
+            .evaluate(&self.state.params, self.config.fit, batch)
+            .map_err(|e| e.to_string())?;
         let grad_finite = [&eval.grad.force, &eval.grad.force0]
             .iter()
             .filter_map(|g| g.as_ref())
@@ -341,19 +159,22 @@ impl<P: Problem> Fit<P> {
             .chain(eval.grad.fr.iter().flatten().flatten())
             .all(|v| v.is_finite());
         if !eval.value.is_finite() || !grad_finite {
-            return Err(diverged(format!(
-                "non-finite -log L ({}) or gradient",
-                eval.value
-            )));
+            return Err(format!("non-finite -log L ({}) or gradient", eval.value));
         }
-        let record = IterationRecord {
-            iteration: i,
-            train_neg_loglik: eval.value,
-            validation_neg_loglik: eval.validation,
-            feature_complexity: eval.feature_complexity,
-        };
-        let mut next = self.state.params.clone();
-        let mut method_state = self.state.method_state.clone();
+        Ok(eval)
+    }
+
+    /// The parameters one step from `base` (value `value`, gradient `grad`) with the learning
+    /// rates times `self.state.step_factor`; updates `method_state`.
+    fn update(
+        &mut self,
+        base: &Params,
+        method_state: &mut MethodState,
+        value: f64,
+        grad: &Gradients,
+        batch: Option<&[usize]>,
+    ) -> Result<Params, OptimError> {
+        let mut next = base.clone();
         let searched = self
             .config
             .line_search
@@ -362,88 +183,159 @@ impl<P: Problem> Fit<P> {
         if searched.is_some() {
             (fit.d, fit.c) = (false, false);
         }
+        let counts = self.problem.spike_counts(batch);
+        let factor = self.state.step_factor;
         step(
             self.config.method,
-            &mut method_state,
+            method_state,
             &mut next,
-            &eval.grad,
+            grad,
             fit,
             &self.config.learning_rates,
             &self.config.floors,
+            &counts,
+            factor,
         )?;
         if let Some(ls) = searched {
-            let (d, c) = self.line_search(ls, eval.value, &eval.grad, batch.as_deref())?;
+            let (d, c) = line_search(
+                &mut self.problem,
+                base,
+                &self.config,
+                &counts,
+                factor,
+                ls,
+                value,
+                grad,
+                batch,
+            );
             next.d = d;
             if let (Some(c), Rates::Log { c: next_c, .. }) = (c, &mut next.rates) {
                 *next_c = c;
             }
         }
+        Ok(next)
+    }
+
+    /// Runs one iteration: evaluate, record, save on schedule, update. With
+    /// [`crate::Backtracking`] (full batch), a model whose training -log L rose by more than
+    /// the tolerance over the last accepted one — or could not be evaluated — is rejected: the
+    /// step from the last accepted model is taken again with smaller rates until one passes.
+    /// An evaluation that fails with no model to return to, or a factor below the minimum,
+    /// returns [`OptimError::Diverged`] and leaves the state (the last good parameters and the
+    /// path so far) untouched.
+    pub fn step(&mut self) -> Result<IterationRecord, OptimError> {
+        let i = self.state.iteration;
+        let batch = self.batch();
+        let guard = self.config.backtracking.filter(|_| batch.is_none());
+        let before = (
+            self.state.params.clone(),
+            self.state.method_state.clone(),
+            self.state.step_factor,
+        );
+        let mut rejected = 0u32;
+        let eval = loop {
+            let outcome = self.evaluate(batch.as_deref());
+            let (Some(bt), Some(accepted)) = (guard, &self.state.accepted) else {
+                match outcome {
+                    Ok(eval) => break eval,
+                    Err(reason) => return Err(diverged(i, reason)),
+                }
+            };
+            let reason = match &outcome {
+                Ok(e) if e.value <= accepted.value + bt.tolerance => None,
+                Ok(e) => Some(format!(
+                    "the training -log L rose by {:.3} nats",
+                    e.value - accepted.value
+                )),
+                Err(reason) => Some(reason.clone()),
+            };
+            let Some(reason) = reason else {
+                break outcome.expect("accepted above");
+            };
+            let factor = self.state.step_factor * bt.shrink;
+            if factor < bt.min_factor {
+                (
+                    self.state.params,
+                    self.state.method_state,
+                    self.state.step_factor,
+                ) = before;
+                return Err(diverged(
+                    i,
+                    format!(
+                        "no step from the model of iteration {} lowers the training -log L, even \
+                         with the learning rates reduced by {factor:.1e} (last try: {reason})",
+                        i.saturating_sub(1)
+                    ),
+                ));
+            }
+            rejected += 1;
+            self.state.step_factor = factor;
+            self.state.accepted_in_a_row = 0;
+            let accepted = self.state.accepted.take().expect("checked above");
+            let mut method_state = accepted.method_state.clone();
+            let retry = self.update(
+                &accepted.params,
+                &mut method_state,
+                accepted.value,
+                &accepted.grad,
+                batch.as_deref(),
+            );
+            self.state.accepted = Some(accepted);
+            self.state.params = retry?;
+            self.state.method_state = method_state;
+        };
+        let record = IterationRecord {
+            iteration: i,
+            train_neg_loglik: eval.value,
+            validation_neg_loglik: eval.validation,
+            feature_complexity: eval.feature_complexity,
+            step_factor: self.state.step_factor,
+            rejected_steps: rejected,
+        };
+        if guard.is_some() && rejected == 0 && i > 0 {
+            self.state.accepted_in_a_row += 1;
+        }
+        if let Some(bt) = guard
+            && bt.regrow_after > 0
+            && self.state.step_factor < 1.0
+            && self.state.accepted_in_a_row >= bt.regrow_after
+        {
+            self.state.step_factor = (2.0 * self.state.step_factor).min(1.0);
+            self.state.accepted_in_a_row = 0;
+        }
+        let base = self.state.params.clone();
+        let mut method_state = self.state.method_state.clone();
+        let next = self.update(
+            &base,
+            &mut method_state,
+            eval.value,
+            &eval.grad,
+            batch.as_deref(),
+        )?;
         if !next.is_finite() {
-            return Err(diverged("the update produced non-finite parameters".into()));
+            return Err(diverged(
+                i,
+                "the update produced non-finite parameters".into(),
+            ));
         }
         if self.config.save.saves(i) {
             self.state.path.models.push(SavedModel {
                 record,
-                params: self.state.params.clone(),
+                params: base.clone(),
                 peq: eval.peq,
             });
         }
         self.state.path.records.push(record);
+        let before_step = std::mem::replace(&mut self.state.method_state, method_state);
+        self.state.accepted = guard.map(|_| AcceptedPoint {
+            params: base,
+            method_state: before_step,
+            value: eval.value,
+            grad: eval.grad,
+        });
         self.state.params = next;
-        self.state.method_state = method_state;
         self.state.iteration = i + 1;
         Ok(record)
-    }
-
-    /// The D and C of a backtracking line search from the current parameters (see
-    /// [`LineSearch`]); `value` is -log L there.
-    fn line_search(
-        &mut self,
-        ls: LineSearch,
-        value: f64,
-        grad: &Gradients,
-        batch: Option<&[usize]>,
-    ) -> Result<(f64, Option<Vec<f64>>), OptimError> {
-        let params = &self.state.params;
-        let (lr, floors, fit) = (
-            self.config.learning_rates,
-            self.config.floors,
-            self.config.fit,
-        );
-        let current_c = match &params.rates {
-            Rates::Log { c, .. } => Some(c.clone()),
-            Rates::Fixed(_) => None,
-        };
-        let g_d = if fit.d { grad.d.unwrap_or(0.0) } else { 0.0 };
-        let g_c: Vec<f64> = match (&current_c, fit.c, &grad.c) {
-            (Some(_), true, Some(g)) => g.clone(),
-            (Some(c), _, _) => vec![0.0; c.len()],
-            (None, _, _) => Vec::new(),
-        };
-        let decrease = lr.d * g_d * g_d + lr.c * g_c.iter().map(|g| g * g).sum::<f64>();
-        let mut trial = params.clone();
-        let mut alpha = 1.0;
-        for _ in 0..=ls.max_halvings {
-            trial.d = (params.d - alpha * lr.d * g_d).max(floors.d);
-            if let (Some(c0), Rates::Log { c, .. }) = (&current_c, &mut trial.rates) {
-                for ((c, c0), g) in c.iter_mut().zip(c0).zip(&g_c) {
-                    *c = (c0 - alpha * lr.c * g).max(floors.c);
-                }
-            }
-            // A trial point the model rejects (e.g. an impossible spike) counts as no decrease.
-            if let Ok(v) = self.problem.value(&trial, batch)
-                && v.is_finite()
-                && v <= value - ls.armijo * alpha * decrease
-            {
-                let c = match trial.rates {
-                    Rates::Log { c, .. } => Some(c),
-                    Rates::Fixed(_) => None,
-                };
-                return Ok((trial.d, c));
-            }
-            alpha *= 0.5;
-        }
-        Ok((params.d, current_c))
     }
 
     /// Runs until `config.iterations`, checkpointing on schedule and at the end.
@@ -496,36 +388,6 @@ impl<P: Problem> Fit<P> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn path_with_losses(losses: &[f64]) -> FitPath {
-        FitPath {
-            grid: (-1.0, 1.0, 4, 3),
-            boundary: BoundaryMode::Reflecting,
-            nv: 4,
-            records: losses
-                .iter()
-                .enumerate()
-                .map(|(i, &l)| IterationRecord {
-                    iteration: i as u64,
-                    train_neg_loglik: l,
-                    validation_neg_loglik: None,
-                    feature_complexity: 0.0,
-                })
-                .collect(),
-            models: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn largest_rise_finds_the_biggest_step_up() {
-        assert_eq!(path_with_losses(&[5.0, 4.0, 3.5, 3.4]).largest_rise(), None);
-        assert_eq!(path_with_losses(&[]).largest_rise(), None);
-        assert_eq!(
-            path_with_losses(&[5.0, 7.0, 3.0, 6.5, 6.0]).largest_rise(),
-            Some((3, 3.5))
-        );
-    }
+fn diverged(iteration: u64, reason: String) -> OptimError {
+    OptimError::Diverged { iteration, reason }
 }

@@ -23,28 +23,32 @@
 //!     Box::new(BandedSolver::default()));
 //! let config = FitConfig { iterations: 5, ..FitConfig::default() };
 //! let mut fit = Fit::new(problem, Params::from_model(&model, false)?, config,
-//!     (-1.0, 1.0, 8, 6), BoundaryMode::Reflecting, 16);
+//!     (-1.0, 1.0, 8, 6), BoundaryMode::Reflecting, 16)?;
 //! fit.run(&mut [])?;
 //! assert_eq!(fit.path().records.len(), 5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod checkpoint;
+mod config;
 mod fit;
+mod line_search;
 mod method;
 mod observe;
 mod params;
+mod path;
 mod problem;
 
 use std::path::PathBuf;
 
-pub use fit::{
-    CheckpointConfig, Fit, FitConfig, FitPath, FitState, IterationRecord, LineSearch, Minibatch,
-    SaveSchedule, SavedModel,
+pub use config::{Backtracking, CheckpointConfig, FitConfig, LineSearch, Minibatch, SaveSchedule};
+pub use fit::{AcceptedPoint, Fit, FitState};
+pub use method::{
+    Floors, LearningRates, Method, MethodState, REFERENCE_SPIKES, RateScale, SpikeCounts,
 };
-pub use method::{Floors, LearningRates, Method, MethodState};
 pub use observe::{Observer, ProgressObserver};
 pub use params::{Params, Rates};
+pub use path::{FitPath, IterationRecord, SavedModel};
 pub use problem::{Evaluation, Problem, SpikeProblem};
 
 /// Errors of the optimiser.

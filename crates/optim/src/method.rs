@@ -33,31 +33,105 @@ impl Method {
     }
 }
 
-/// Learning rate per parameter. For F, F0 and Fr the gradient is the functional derivative of
-/// -log L, so one step is F <- F - lr * grad_F on the nodes.
+/// Fitted spikes for which a [`RateScale::PerSpike`] rate is stated: the paper's halves hold
+/// about this many, so the per-spike default for F equals the paper's absolute 0.005 there.
+pub const REFERENCE_SPIKES: f64 = 10_000.0;
+
+/// How a learning rate becomes a step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RateScale {
+    /// The paper's convention: theta <- theta - lr * grad of the summed -log L, C stepped on C
+    /// itself. -log L is a sum over spikes, so the same rate takes larger steps on more data.
+    Absolute,
+    /// Rates stated for [`REFERENCE_SPIKES`] fitted spikes: the steps of F, F0 and D are
+    /// multiplied by 10,000 / S (S the spikes of the data evaluated), those of Fr_n and C_n by
+    /// 10,000 / S_n (S_n the spikes of neuron n), and C_n is stepped on ln C_n. A rate then
+    /// means the same step on any amount of data.
+    PerSpike,
+}
+
+/// Learning rate per parameter, under a [`RateScale`]. For F, F0 and Fr the gradient is the
+/// functional derivative of -log L, so one step is F <- F - lr * scale * grad_F on the nodes.
+/// Every rate must be finite and > 0 ([`LearningRates::validate`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct LearningRates {
     /// Driving force F (paper: 0.005).
     pub force: f64,
-    /// D.
+    /// D (1/s per unit gradient).
     pub d: f64,
     /// Initial-density force F0.
     pub force0: f64,
     /// Rate log-derivatives Fr.
     pub fr: f64,
-    /// Rate scales C.
+    /// Rate scales C (on ln C under [`RateScale::PerSpike`]).
     pub c: f64,
+    /// How the rates become steps.
+    pub scale: RateScale,
 }
 
 impl Default for LearningRates {
+    /// Per-spike rates: F and F0 0.005 (the paper's step on 10,000 spikes), D 0.01, Fr 1e-4,
+    /// C 1e-5 (a tenth of a Newton step on ln C_n: the curvature of -log L in ln C_n is about
+    /// S_n). Fr and C were set on a 20-neuron recording (`fixtures/data`), where Fr 0.005
+    /// overshoots at the first steps.
     fn default() -> Self {
+        LearningRates {
+            force: 0.005,
+            d: 0.01,
+            force0: 0.005,
+            fr: 1e-4,
+            c: 1e-5,
+            scale: RateScale::PerSpike,
+        }
+    }
+}
+
+impl LearningRates {
+    /// The paper's absolute rates (F 0.005; D 0.01, F0 0.005, Fr 0.005, C 0.01): the exact
+    /// gradient-descent path of the original code.
+    pub fn paper() -> LearningRates {
         LearningRates {
             force: 0.005,
             d: 0.01,
             force0: 0.005,
             fr: 0.005,
             c: 0.01,
+            scale: RateScale::Absolute,
         }
+    }
+
+    /// Checks that every rate is finite and > 0.
+    pub fn validate(&self) -> Result<(), OptimError> {
+        for (name, v) in [
+            ("F", self.force),
+            ("D", self.d),
+            ("F0", self.force0),
+            ("Fr", self.fr),
+            ("C", self.c),
+        ] {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(OptimError::Config(format!(
+                    "the learning rate of {name} is {v}; it must be finite and > 0"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Spikes of the data a gradient was computed on: the total and per neuron (what
+/// [`RateScale::PerSpike`] divides by).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SpikeCounts {
+    /// Spikes of each neuron.
+    pub per_neuron: Vec<u64>,
+}
+
+impl SpikeCounts {
+    /// Spikes of all neurons.
+    pub fn total(&self) -> u64 {
+        self.per_neuron.iter().sum()
     }
 }
 
@@ -85,34 +159,49 @@ pub struct MethodState {
     pub moments: Vec<(Vec<f64>, Vec<f64>)>,
 }
 
-/// One fitted block: values, gradient, learning rate and lower bound.
+/// One fitted block: values, gradient, effective learning rate, lower bound, and whether the
+/// step acts on ln(value) (then the gradient used is value * grad).
 struct Block<'a> {
     values: &'a mut [f64],
     grad: &'a [f64],
     lr: f64,
     floor: Option<f64>,
+    log: bool,
 }
 
 fn missing(name: &str) -> OptimError {
     OptimError::Config(format!("the gradient of {name} was not computed"))
 }
 
-/// The fitted blocks in the fixed order force, d, force0, fr (neuron by neuron), c.
+/// The fitted blocks in the fixed order force, d, force0, fr (neuron by neuron), c (neuron by
+/// neuron), each with its learning rate times `factor` and the [`RateScale`]'s data scale.
 fn blocks<'a>(
     params: &'a mut Params,
     grad: &'a Gradients,
     fit: GradRequest,
     lr: &LearningRates,
     floors: &Floors,
+    counts: &SpikeCounts,
+    factor: f64,
 ) -> Result<Vec<Block<'a>>, OptimError> {
+    let per_spike = lr.scale == RateScale::PerSpike;
+    let data_scale = |spikes: u64| {
+        if per_spike {
+            REFERENCE_SPIKES / spikes.max(1) as f64
+        } else {
+            1.0
+        }
+    };
+    let all = data_scale(counts.total());
     let mut out = Vec::new();
     if fit.force {
         let g = grad.force.as_deref().ok_or_else(|| missing("F"))?;
         out.push(Block {
             values: &mut params.force,
             grad: g,
-            lr: lr.force,
+            lr: lr.force * factor * all,
             floor: None,
+            log: false,
         });
     }
     if fit.d {
@@ -120,8 +209,9 @@ fn blocks<'a>(
         out.push(Block {
             values: std::slice::from_mut(&mut params.d),
             grad: std::slice::from_ref(g),
-            lr: lr.d,
+            lr: lr.d * factor * all,
             floor: Some(floors.d),
+            log: false,
         });
     }
     if fit.force0 {
@@ -133,8 +223,9 @@ fn blocks<'a>(
         out.push(Block {
             values: v,
             grad: g,
-            lr: lr.force0,
+            lr: lr.force0 * factor * all,
             floor: None,
+            log: false,
         });
     }
     if fit.fr || fit.c {
@@ -143,31 +234,38 @@ fn blocks<'a>(
                 "fitting Fr or C needs rates in the (Fr, C) representation".into(),
             ));
         };
+        let neuron = |n: usize| data_scale(counts.per_neuron.get(n).copied().unwrap_or(0));
         if fit.fr {
             let g = grad.fr.as_ref().ok_or_else(|| missing("Fr"))?;
-            for (v, g) in fr.iter_mut().zip(g) {
+            for (n, (v, g)) in fr.iter_mut().zip(g).enumerate() {
                 out.push(Block {
                     values: v,
                     grad: g,
-                    lr: lr.fr,
+                    lr: lr.fr * factor * neuron(n),
                     floor: None,
+                    log: false,
                 });
             }
         }
         if fit.c {
             let g = grad.c.as_deref().ok_or_else(|| missing("C"))?;
-            out.push(Block {
-                values: c,
-                grad: g,
-                lr: lr.c,
-                floor: Some(floors.c),
-            });
+            for (n, (v, g)) in c.iter_mut().zip(g).enumerate() {
+                out.push(Block {
+                    values: std::slice::from_mut(v),
+                    grad: std::slice::from_ref(g),
+                    lr: lr.c * factor * neuron(n),
+                    floor: Some(floors.c),
+                    log: per_spike,
+                });
+            }
         }
     }
     Ok(out)
 }
 
-/// Applies one update of `method` to the fitted parameters.
+/// Applies one update of `method` to the fitted parameters, with every learning rate
+/// multiplied by `factor` (1 = the configured rates; smaller after rejected steps) and scaled
+/// by `counts` as the rates' [`RateScale`] says.
 pub(crate) fn step(
     method: Method,
     state: &mut MethodState,
@@ -176,14 +274,33 @@ pub(crate) fn step(
     fit: GradRequest,
     lr: &LearningRates,
     floors: &Floors,
+    counts: &SpikeCounts,
+    factor: f64,
 ) -> Result<(), OptimError> {
-    let mut blocks = blocks(params, grad, fit, lr, floors)?;
+    let mut blocks = blocks(params, grad, fit, lr, floors, counts, factor)?;
     state.steps += 1;
+    // The gradient each element is stepped with: d(-log L)/d(ln v) = v grad on log blocks.
+    let g = |b: &Block, i: usize| {
+        if b.log {
+            b.values[i] * b.grad[i]
+        } else {
+            b.grad[i]
+        }
+    };
+    // Applies a step `delta` (to be subtracted) to element i.
+    let apply = |b: &mut Block, i: usize, delta: f64| {
+        if b.log {
+            b.values[i] *= (-delta).exp();
+        } else {
+            b.values[i] -= delta;
+        }
+    };
     match method {
         Method::GradientDescent => {
             for b in &mut blocks {
-                for (v, g) in b.values.iter_mut().zip(b.grad) {
-                    *v -= b.lr * g;
+                for i in 0..b.values.len() {
+                    let delta = b.lr * g(b, i);
+                    apply(b, i, delta);
                 }
             }
         }
@@ -202,10 +319,11 @@ pub(crate) fn step(
             let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
             for (b, (m, v)) in blocks.iter_mut().zip(state.moments.iter_mut()) {
                 for i in 0..b.values.len() {
-                    let g = b.grad[i];
-                    m[i] = beta1 * m[i] + (1.0 - beta1) * g;
-                    v[i] = beta2 * v[i] + (1.0 - beta2) * g * g;
-                    b.values[i] -= b.lr * (m[i] / c1) / ((v[i] / c2).sqrt() + epsilon);
+                    let gi = g(b, i);
+                    m[i] = beta1 * m[i] + (1.0 - beta1) * gi;
+                    v[i] = beta2 * v[i] + (1.0 - beta2) * gi * gi;
+                    let delta = b.lr * (m[i] / c1) / ((v[i] / c2).sqrt() + epsilon);
+                    apply(b, i, delta);
                 }
             }
         }

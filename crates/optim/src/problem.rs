@@ -6,7 +6,7 @@ use latentflow_data::SpikeData;
 use latentflow_likelihood::{GradRequest, Gradients, Likelihood};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FpModes, Grid};
 
-use crate::{OptimError, Params};
+use crate::{OptimError, Params, SpikeCounts};
 
 /// What one evaluation of the training objective returns.
 #[derive(Debug, Clone)]
@@ -41,6 +41,10 @@ pub trait Problem {
     /// Number of training trials (for mini-batches).
     fn num_trials(&self) -> usize;
 
+    /// Spikes of the training trials `batch` (all if `None`), per neuron: what per-spike
+    /// learning rates are scaled by.
+    fn spike_counts(&self, batch: Option<&[usize]>) -> SpikeCounts;
+
     /// State that makes the next evaluation depend on the previous one (e.g. a warm-start
     /// basis); checkpoints store it so that a resumed fit repeats the same bits.
     fn warm_state(&self) -> Option<FpModes> {
@@ -62,6 +66,21 @@ pub struct SpikeProblem {
     nv: usize,
     solver: Box<dyn EigenSolver>,
     warm: Option<FpModes>,
+    counts: SpikeCounts,
+}
+
+/// Spikes per neuron in `trials`, for `num_neurons` neurons.
+fn count_spikes<'a>(
+    trials: impl Iterator<Item = &'a latentflow_data::Trial>,
+    num_neurons: usize,
+) -> SpikeCounts {
+    let mut per_neuron = vec![0u64; num_neurons];
+    for t in trials {
+        for n in t.neuron().iter().flatten() {
+            per_neuron[*n as usize] += 1;
+        }
+    }
+    SpikeCounts { per_neuron }
 }
 
 impl SpikeProblem {
@@ -74,6 +93,7 @@ impl SpikeProblem {
         nv: usize,
         solver: Box<dyn EigenSolver>,
     ) -> SpikeProblem {
+        let counts = count_spikes(train.trials().iter(), train.num_neurons());
         SpikeProblem {
             grid,
             boundary,
@@ -82,6 +102,7 @@ impl SpikeProblem {
             nv,
             solver,
             warm: None,
+            counts,
         }
     }
 
@@ -155,6 +176,16 @@ impl Problem for SpikeProblem {
 
     fn num_trials(&self) -> usize {
         self.train.num_trials()
+    }
+
+    fn spike_counts(&self, batch: Option<&[usize]>) -> SpikeCounts {
+        match batch {
+            None => self.counts.clone(),
+            Some(idx) => count_spikes(
+                idx.iter().filter_map(|&i| self.train.trials().get(i)),
+                self.train.num_neurons(),
+            ),
+        }
     }
 
     fn warm_state(&self) -> Option<FpModes> {

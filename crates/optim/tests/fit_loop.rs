@@ -79,6 +79,7 @@ fn new_fit(config: FitConfig) -> Fit<SpikeProblem> {
         BoundaryMode::Reflecting,
         NV,
     )
+    .unwrap()
 }
 
 #[test]
@@ -90,7 +91,7 @@ fn resume_is_bit_identical() {
         method: Method::adam(),
         learning_rates: LearningRates {
             force: 0.05,
-            ..LearningRates::default()
+            ..LearningRates::paper()
         },
         ..FitConfig::default()
     };
@@ -124,7 +125,7 @@ fn small_steps_decrease_the_loss() {
         iterations: 30,
         learning_rates: LearningRates {
             force: 1e-3,
-            ..LearningRates::default()
+            ..LearningRates::paper()
         },
         ..FitConfig::default()
     });
@@ -170,7 +171,7 @@ fn divergence_stops_with_the_iteration_and_keeps_the_checkpoint() {
         iterations: 1000,
         learning_rates: LearningRates {
             force: 1e4,
-            ..LearningRates::default()
+            ..LearningRates::paper()
         },
         checkpoint: Some(CheckpointConfig {
             path: cp.clone(),
@@ -227,7 +228,7 @@ fn line_search_on_d_decreases_the_loss_each_step() {
         },
         learning_rates: LearningRates {
             d: 10.0,
-            ..LearningRates::default()
+            ..LearningRates::paper()
         },
         line_search: Some(LineSearch::default()),
         ..FitConfig::default()

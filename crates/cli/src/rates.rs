@@ -1,0 +1,143 @@
+//! How a fit steps, from the command line: learning rates per parameter, their scale, the
+//! update rule. Shared by `fit`, `select`, `demo` and `experiment`.
+
+use latentflow::likelihood::GradRequest;
+use latentflow::optim::{FitConfig, LearningRates, Method};
+
+use crate::init::ParamChoice;
+
+/// Learning-rate and update-rule options.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StepArgs {
+    /// Learning rate of one parameter, as NAME=VALUE with NAME one of F, D, F0, Fr, C (a bare
+    /// VALUE sets F); repeat for several. Rates are per 10,000 fitted spikes: a step is
+    /// lr x 10,000 / S times the gradient (S the spikes fitted; for Fr_n and C_n the spikes of
+    /// neuron n; C is stepped on ln C), so a rate means the same on any amount of data and
+    /// F 0.005 is the paper's step on its 10,000-spike halves. Defaults: F 0.005, D 0.01,
+    /// F0 0.005, Fr 0.0001, C 0.00001.
+    #[arg(long = "lr", value_name = "NAME=VALUE", value_parser = parse_rate, allow_hyphen_values = true)]
+    pub lr: Vec<(ParamChoice, f64)>,
+    /// Take the rates as the paper's absolute steps (theta -= lr x gradient of the summed
+    /// -log L, C on C itself), which grow with the data; defaults then F 0.005, D 0.01,
+    /// F0 0.005, Fr 0.005, C 0.01. With F 0.005 this is the original code's exact path.
+    #[arg(long)]
+    pub absolute_lr: bool,
+    /// Use Adam instead of plain gradient descent.
+    #[arg(long)]
+    pub adam: bool,
+}
+
+/// Parses `NAME=VALUE` or `VALUE` (for F); the value must be finite and > 0.
+fn parse_rate(text: &str) -> Result<(ParamChoice, f64), String> {
+    let (name, value) = match text.split_once('=') {
+        Some((n, v)) => (n.trim(), v.trim()),
+        None => ("F", text.trim()),
+    };
+    let param = match name {
+        "F" => ParamChoice::Force,
+        "D" => ParamChoice::D,
+        "F0" => ParamChoice::Force0,
+        "Fr" => ParamChoice::Fr,
+        "C" => ParamChoice::C,
+        other => {
+            return Err(format!(
+                "unknown parameter '{other}' (use F, D, F0, Fr or C)"
+            ));
+        }
+    };
+    let v: f64 = value
+        .parse()
+        .map_err(|_| format!("'{value}' is not a number"))?;
+    if !(v.is_finite() && v > 0.0) {
+        return Err(format!(
+            "a learning rate must be finite and > 0 (got {value})"
+        ));
+    }
+    Ok((param, v))
+}
+
+impl StepArgs {
+    /// The learning rates: the defaults of the chosen scale with the `--lr` values over them
+    /// (a later `--lr` of the same parameter wins).
+    pub fn learning_rates(&self) -> LearningRates {
+        let mut rates = if self.absolute_lr {
+            LearningRates::paper()
+        } else {
+            LearningRates::default()
+        };
+        for &(param, v) in &self.lr {
+            match param {
+                ParamChoice::Force => rates.force = v,
+                ParamChoice::D => rates.d = v,
+                ParamChoice::Force0 => rates.force0 = v,
+                ParamChoice::Fr => rates.fr = v,
+                ParamChoice::C => rates.c = v,
+            }
+        }
+        rates
+    }
+
+    /// The fit settings for `iterations` iterations of the parameters `fit`.
+    pub fn fit_config(&self, iterations: u64, fit: GradRequest) -> FitConfig {
+        FitConfig {
+            iterations,
+            method: if self.adam {
+                Method::adam()
+            } else {
+                Method::GradientDescent
+            },
+            learning_rates: self.learning_rates(),
+            fit,
+            ..FitConfig::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use latentflow::optim::RateScale;
+
+    #[test]
+    fn rates_parse_by_name_and_bare_values_set_f() {
+        assert_eq!(parse_rate("0.01").unwrap(), (ParamChoice::Force, 0.01));
+        assert_eq!(parse_rate("Fr=0.2").unwrap(), (ParamChoice::Fr, 0.2));
+        assert_eq!(parse_rate("C = 1e-3").unwrap(), (ParamChoice::C, 1e-3));
+        for bad in ["-0.005", "0", "NaN", "inf", "F=abc", "X=0.1", "D=-1"] {
+            assert!(parse_rate(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
+    fn every_rate_reaches_the_fit_configuration() {
+        let args = StepArgs {
+            lr: vec![
+                (ParamChoice::Force, 0.1),
+                (ParamChoice::D, 0.2),
+                (ParamChoice::Force0, 0.3),
+                (ParamChoice::Fr, 0.4),
+                (ParamChoice::C, 0.5),
+            ],
+            absolute_lr: false,
+            adam: true,
+        };
+        let c = args.fit_config(7, GradRequest::FORCE);
+        let r = c.learning_rates;
+        assert_eq!(
+            (r.force, r.d, r.force0, r.fr, r.c),
+            (0.1, 0.2, 0.3, 0.4, 0.5)
+        );
+        assert_eq!(r.scale, RateScale::PerSpike);
+        assert_eq!(c.method, Method::adam());
+        assert_eq!(c.iterations, 7);
+        let paper = StepArgs {
+            absolute_lr: true,
+            ..StepArgs::default()
+        };
+        assert_eq!(paper.learning_rates(), LearningRates::paper());
+        assert_eq!(
+            StepArgs::default().learning_rates(),
+            LearningRates::default()
+        );
+    }
+}
