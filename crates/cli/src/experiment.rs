@@ -41,9 +41,9 @@ pub struct ExperimentCommand {
 enum Which {
     /// The paper's double well (ED Fig. 4: 10 samples x 20,000 spikes).
     DoubleWell(ExperimentArgs),
-    /// The triple well of method.md §7 (ED Fig. 3: 10 x 200,000; ED Fig. 5: 5 x 30,000).
+    /// The triple well of docs/method.md §7 (ED Fig. 3: 10 x 200,000; ED Fig. 5: 5 x 30,000).
     TripleWell(ExperimentArgs),
-    /// The four well of method.md §7 (ED Fig. 5: 5 x 400,000 and 5 x 200,000).
+    /// The four well of docs/method.md §7 (ED Fig. 5: 5 x 400,000 and 5 x 200,000).
     FourWell(ExperimentArgs),
     /// Combine the samples found in shard output directories into one summary.
     Merge(MergeArgs),

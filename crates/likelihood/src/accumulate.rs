@@ -1,4 +1,4 @@
-//! The sums over intervals that the gradients need (method.md §4), by matrix products.
+//! The sums over intervals that the gradients need (docs/method.md §4), by matrix products.
 //!
 //! With E_i = exp(-mu dt_i) and I_jk(t) = (E_j - E_k) / (mu_k - mu_j) for distinct mu,
 //! G_jk = sum_i alpha_{i-1,j} beta_{i,k} I_jk(dt_i) = (P - R)_jk / (mu_k - mu_j) with

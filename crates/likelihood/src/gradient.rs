@@ -1,5 +1,5 @@
 //! Evaluation over a data set (parallel over trials, fixed reduction order) and the mapping of
-//! the per-trial accumulators to gradients of -log L (method.md §4).
+//! the per-trial accumulators to gradients of -log L (docs/method.md §4).
 
 use latentflow_data::SpikeData;
 use latentflow_spectral::dense::{Mat, matmul};

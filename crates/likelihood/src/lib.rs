@@ -1,5 +1,5 @@
 //! The exact likelihood of spike trains under a latent Langevin model, and its gradients
-//! (Genkin & Engel 2020; `docs/method.md` §3–§4 of the project's shared contract).
+//! (Genkin & Engel 2020; `docs/method.md` §3–§4).
 //!
 //! A [`Model`] holds the grid, boundary mode, equilibrium density `peq` (and optionally a
 //! separate initial density `p0`), D (1/s) and the firing rates f_n(x) (Hz). A [`Likelihood`]

@@ -1,4 +1,4 @@
-//! Forward and backward passes over one trial (method.md §3–§4), in the dark operator's
+//! Forward and backward passes over one trial (docs/method.md §3–§4), in the dark operator's
 //! eigenbasis, with scale factors that keep the messages at unit norm.
 //!
 //! The dark eigenvalues are used shifted by their minimum (`mu - mu_min`) so that a long

@@ -1,5 +1,5 @@
 //! Model selection along a fit path: which of the fitted models deserves interpretation
-//! (method.md §6; Genkin & Engel 2020).
+//! (docs/method.md §6; Genkin & Engel 2020).
 //!
 //! A fit produces a *path* of models — equilibrium densities `peq` on a grid, one per saved
 //! iteration ([`PathPoint`]). This crate offers
