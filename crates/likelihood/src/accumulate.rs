@@ -18,10 +18,7 @@ use faer::{Accum, MatMut, MatRef, Par};
 use latentflow_spectral::dense::{Mat, gemm, matmul};
 use rayon::prelude::*;
 
-use crate::passes::Decays;
-
-/// Components decayed by more than exp(-DECAY_CUT) ~ 1e-20 over one interval are dropped.
-pub(crate) const DECAY_CUT: f64 = 46.0;
+use crate::decays::{DECAY_CUT, Decays};
 
 /// Pairs of dark eigenvalues with |mu_j - mu_k| * (mean interval) below this use the
 /// cancellation-free per-interval form of I_jk; the others use divided differences of two

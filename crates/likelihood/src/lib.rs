@@ -30,6 +30,7 @@
 //! ```
 
 mod accumulate;
+mod decays;
 mod gradient;
 mod kernels;
 mod model;
