@@ -38,10 +38,8 @@ mod passes;
 mod setup;
 
 pub use gradient::{GradRequest, Gradients};
-pub use model::{
-    Model, ModelParts, NORMALISATION_TOL, force_from_peq, fr_from_rate, peq_from_force,
-    rate_from_fr,
-};
+pub use latentflow_spectral::NORMALISATION_TOL;
+pub use model::{Model, ModelParts, force_from_peq, fr_from_rate, peq_from_force, rate_from_fr};
 pub use setup::Likelihood;
 
 /// Errors of the likelihood crate.

@@ -279,6 +279,19 @@ pub(crate) fn solve_lower_transpose(l: &Mat, b: &mut Mat) {
     clear_avx_upper();
 }
 
+/// Replaces a square matrix that is symmetric up to round-off by its symmetric part: a_ij and
+/// a_ji both become (a_ij + a_ji) / 2.
+pub fn symmetrize(a: &mut Mat) {
+    let n = a.nrows();
+    for j in 0..n {
+        for i in 0..j {
+            let v = 0.5 * (a.get(i, j) + a.get(j, i));
+            a.set(i, j, v);
+            a.set(j, i, v);
+        }
+    }
+}
+
 /// Lowest eigenpairs of the dense symmetric-definite pencil K x = lambda M x: eigenvalues
 /// ascending, eigenvectors M-orthonormal with deterministic signs. Returns the first `nv`.
 pub(crate) fn generalized_eigen(
@@ -292,14 +305,7 @@ pub(crate) fn generalized_eigen(
     solve_lower(&l, &mut c);
     let mut ct = c.transpose();
     solve_lower(&l, &mut ct);
-    let n = ct.nrows();
-    for j in 0..n {
-        for i in 0..j {
-            let v = 0.5 * (ct.get(i, j) + ct.get(j, i));
-            ct.set(i, j, v);
-            ct.set(j, i, v);
-        }
-    }
+    symmetrize(&mut ct);
     let (vals, y) = sym_eigen(&ct)?;
     let mut x = y.first_cols(nv);
     solve_lower_transpose(&l, &mut x);

@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::SpectralError;
 use crate::gll::{diff_matrix, gll_nodes_weights, integration_matrix};
 
+/// Tolerance on the normalisation of a density p given at the grid nodes:
+/// |sum_i w_i p_i - 1| must not exceed it. The likelihood's models and the selection's
+/// densities are checked against this one value.
+pub const NORMALISATION_TOL: f64 = 1e-6;
+
 /// A spectral-element grid on [a, b]: `ne` equal elements, `np` GLL nodes each, neighbouring
 /// elements sharing their end node, N = ne (np - 1) + 1 nodes in all. Node `e (np - 1) + j` is
 /// local node j of element e. Quadrature sum_i w_i g(x_i) is exact for element-wise
