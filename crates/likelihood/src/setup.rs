@@ -156,10 +156,6 @@ impl Likelihood {
     pub fn into_modes(self) -> FpModes {
         self.modes
     }
-    /// Eigenvalues of the dark operator H0 + f_tot in the kept basis, ascending (1/s).
-    pub fn dark_eigenvalues(&self) -> &[f64] {
-        &self.mu
-    }
     /// Number of kept modes.
     pub fn nv(&self) -> usize {
         self.mu.len()

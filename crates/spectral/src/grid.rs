@@ -184,17 +184,11 @@ impl Grid {
     }
 
     /// int_a^x of the element-wise interpolant of `g`, at the nodes. Panics if the length is
-    /// wrong; see [`Grid::try_antiderivative`].
+    /// wrong.
     pub fn antiderivative(&self, g: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; self.n()];
         self.antiderivative_into(g, &mut out);
         out
-    }
-
-    /// Checked [`Grid::antiderivative`].
-    pub fn try_antiderivative(&self, g: &[f64]) -> Result<Vec<f64>, SpectralError> {
-        self.check_len("function values", g.len())?;
-        Ok(self.antiderivative(g))
     }
 
     /// [`Grid::antiderivative`] into `out`.
