@@ -132,9 +132,29 @@ pub fn matmul(out: &mut Mat, a: &Mat, a_t: bool, b: &Mat, b_t: bool, alpha: f64,
     gemm(out.view_mut(), accum, av, bv, alpha, par);
 }
 
+/// out = a b^T for column-major slices, sequentially: `a` is rows x inner, `b` is cols x inner,
+/// `out` (rows x cols) is overwritten.
+pub fn matmul_abt_seq(
+    out: &mut [f64],
+    a: &[f64],
+    b: &[f64],
+    rows: usize,
+    cols: usize,
+    inner: usize,
+) {
+    gemm(
+        MatMut::from_column_major_slice_mut(out, rows, cols),
+        Accum::Replace,
+        MatRef::from_column_major_slice(a, rows, inner),
+        MatRef::from_column_major_slice(b, cols, inner).transpose(),
+        1.0,
+        Par::Seq,
+    );
+}
+
 /// faer's matrix product, then [`clear_avx_upper`]: every product in the workspace goes
 /// through here.
-pub fn gemm(
+pub(crate) fn gemm(
     out: MatMut<'_, f64>,
     accum: Accum,
     a: MatRef<'_, f64>,
