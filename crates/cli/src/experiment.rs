@@ -12,7 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use latentflow::data::SpikeData;
-use latentflow::select::{find_wells, symmetric_kl};
+use latentflow::recovery::{RECOVERY_KL, Recovery, WELL_PROMINENCE, wells};
 use latentflow::spectral::Grid;
 use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength};
 use rayon::prelude::*;
@@ -22,13 +22,8 @@ use serde_json::{Value, json};
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::plots::{GREY, HLine, LinePlot, Points, Series, Style, save_panels};
 use crate::report::{potential, potential_range, truth_series};
+use crate::samples::sample_seed;
 use crate::select::{PipelineArgs, run_pipeline};
-
-/// Prominence (in units of Phi = -ln peq) a minimum needs to count as a well.
-pub const WELL_PROMINENCE: f64 = 0.5;
-/// A selected model "recovers" the ground truth when its symmetrised KL divergence to it is
-/// below this and it has the same number of wells.
-pub const RECOVERY_KL: f64 = 0.05;
 
 /// `latentflow experiment ...`
 #[derive(clap::Args, Debug)]
@@ -113,15 +108,6 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
         return Err(format!("shard {i}/{m}: need 1 <= I <= M"));
     }
     Ok((i, m))
-}
-
-/// The seed of sample `k` (SplitMix64 of the experiment seed and k): independent streams that
-/// do not depend on the shard or the thread count.
-pub fn sample_seed(seed: u64, k: usize) -> u64 {
-    let mut z = seed ^ (k as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
 }
 
 /// What one method selected in one sample.
@@ -304,7 +290,7 @@ fn run_sample(
         Some(&true_peq),
         extra,
     )?;
-    let true_wells = find_wells(grid.x(), &true_peq, WELL_PROMINENCE)?;
+    let true_wells = wells(&grid, &true_peq)?;
     let judge = |peqs: [&[f64]; 2], fc: f64, iteration: [u64; 2], curve: [Vec<Option<f64>>; 2]| {
         method_result(
             &grid,
@@ -390,13 +376,9 @@ fn method_result(
     iteration: [u64; 2],
     curve: [Vec<Option<f64>>; 2],
 ) -> anyhow::Result<MethodResult> {
-    let kl = [
-        symmetric_kl(grid.w(), peqs[0], truth)?,
-        symmetric_kl(grid.w(), peqs[1], truth)?,
-    ];
-    let wells = [
-        find_wells(grid.x(), peqs[0], WELL_PROMINENCE)?,
-        find_wells(grid.x(), peqs[1], WELL_PROMINENCE)?,
+    let [half1, half2] = [
+        Recovery::new(grid, peqs[0], truth)?,
+        Recovery::new(grid, peqs[1], truth)?,
     ];
     Ok(MethodResult {
         feature_complexity,
@@ -405,9 +387,9 @@ fn method_result(
         w: grid.w().to_vec(),
         peq: peqs[0].to_vec(),
         peq_half2: peqs[1].to_vec(),
-        recovered: kl[0] < RECOVERY_KL && wells[0].len() == true_wells,
-        kl_to_truth: kl,
-        wells,
+        recovered: half1.recovers(true_wells),
+        kl_to_truth: [half1.kl_to_truth, half2.kl_to_truth],
+        wells: [half1.wells, half2.wells],
         curve,
     })
 }

@@ -8,6 +8,7 @@ mod loglik;
 mod plateau;
 mod plots;
 mod report;
+mod samples;
 mod select;
 mod simulate;
 

@@ -14,6 +14,9 @@
 //! | [`select`] | latentflow-select | feature complexity, divergences, selection |
 //! | [`synth`] | latentflow-synth | ground-truth potentials, simulated spikes |
 //!
+//! [`recovery`] holds the rule by which the synthetic experiments judge a selected model
+//! against the ground truth.
+//!
 //! # Example
 //!
 //! Simulate the paper's double well, fit both halves on a coarse grid for a few iterations
@@ -63,6 +66,7 @@ pub use latentflow_synth as synth;
 
 mod model_file;
 pub mod pipeline;
+pub mod recovery;
 
 pub use model_file::{GridSpec, ModelFile};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineResult};
