@@ -1,5 +1,5 @@
 //! The original package's -log L at paper scale (ne = 256, np = 8, N = 1793) on its
-//! 10,000-spike benchmark data (`fixtures/bench`, `shared/reference/README.md`).
+//! 10,000-spike benchmark data (`fixtures/bench`, `fixtures/README.md`).
 
 use latentflow_benches::{paper_data, paper_grid, paper_model};
 use latentflow_likelihood::Likelihood;

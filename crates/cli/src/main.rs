@@ -9,6 +9,7 @@ mod plateau;
 mod plots;
 mod rates;
 mod report;
+mod samples;
 mod select;
 mod simulate;
 

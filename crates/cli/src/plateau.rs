@@ -13,16 +13,17 @@ use std::path::PathBuf;
 use anyhow::Context;
 use latentflow::data::SpikeData;
 use latentflow::optim::SavedModel;
+use latentflow::recovery::WELL_PROMINENCE;
 use latentflow::select::{find_wells, symmetric_kl};
 use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength};
 use serde_json::json;
 
-use crate::experiment::{WELL_PROMINENCE, sample_seed};
 use crate::fit::{FitOptions, run_fit};
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::plots::{GREY, Legend, LinePlot, Points, Series, Style, VLine, save_panels};
 use crate::rates::StepArgs;
 use crate::report::{potential, potential_range, truth_series};
+use crate::samples::sample_seed;
 
 /// Arguments of `latentflow experiment plateau`.
 #[derive(clap::Args, Debug)]

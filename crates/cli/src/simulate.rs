@@ -26,9 +26,9 @@ const LATENT_STRIDE: usize = 10;
 pub enum PotentialChoice {
     /// The paper's double well (minima at ±0.6, barrier 2).
     DoubleWell,
-    /// Wells at -0.6, 0, 0.6 (method.md §7).
+    /// Wells at -0.6, 0, 0.6 (docs/method.md §7).
     TripleWell,
-    /// Wells at -0.75, -0.25, 0.25, 0.75 (method.md §7).
+    /// Wells at -0.75, -0.25, 0.25, 0.75 (docs/method.md §7).
     FourWell,
     /// Flat potential (free diffusion).
     Uniform,

@@ -13,6 +13,49 @@
 //! | [`optim`] | latentflow-optim | gradient descent / Adam, the fit loop, checkpoints |
 //! | [`select`] | latentflow-select | feature complexity, divergences, selection |
 //! | [`synth`] | latentflow-synth | ground-truth potentials, simulated spikes |
+//!
+//! [`recovery`] holds the rule by which the synthetic experiments judge a selected model
+//! against the ground truth.
+//!
+//! # Example
+//!
+//! Simulate the paper's double well, fit both halves on a coarse grid for a few iterations
+//! and read both selections:
+//!
+//! ```
+//! use latentflow::likelihood::{Model, ModelParts};
+//! use latentflow::optim::FitConfig;
+//! use latentflow::spectral::BoundaryMode;
+//! use latentflow::synth::{
+//!     Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve,
+//! };
+//! use latentflow::{GridSpec, Pipeline, PipelineConfig};
+//!
+//! let data = Simulator::new(SimulationConfig::paper())?
+//!     .run(Amount::Seconds(4.0), TrialLength::Fixed(0.5), 1)?
+//!     .data;
+//! // The initial model: peq ~ cos^2, the paper's neuron, D = 10, on 8 elements of 6 nodes.
+//! let spec = GridSpec { xbegin: -1.0, xend: 1.0, ne: 8, np: 6 };
+//! let grid = spec.build()?;
+//! let initial = Model::new(grid.clone(), ModelParts {
+//!     boundary: BoundaryMode::Reflecting,
+//!     peq: Potential::cos_squared().peq(grid.x(), grid.w())?,
+//!     p0: None,
+//!     d: 10.0,
+//!     rates: vec![TuningCurve::paper().rates_on(grid.x())],
+//! })?;
+//! let config = PipelineConfig {
+//!     grid: spec,
+//!     nv: 16,
+//!     fit: FitConfig { iterations: 10, ..FitConfig::default() },
+//!     ..PipelineConfig::default()
+//! };
+//! let result = Pipeline::new(&data, &initial, config)?.run([None, None])?;
+//! assert_eq!(result.paths[0].records.len(), 10);
+//! assert!(result.feature_consistency.m_star >= 0.0);
+//! assert!(result.best_generalization[0].feature_complexity >= 0.0);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub use latentflow_data as data;
 pub use latentflow_likelihood as likelihood;
@@ -25,6 +68,7 @@ mod initial;
 mod model_file;
 pub mod orientation;
 pub mod pipeline;
+pub mod recovery;
 
 pub use initial::initial_tuning;
 pub use model_file::{GridSpec, ModelFile};

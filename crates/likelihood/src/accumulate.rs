@@ -1,4 +1,4 @@
-//! The sums over intervals that the gradients need (method.md §4), by matrix products.
+//! The sums over intervals that the gradients need (docs/method.md §4), by matrix products.
 //!
 //! With E_i = exp(-mu dt_i) and I_jk(t) = (E_j - E_k) / (mu_k - mu_j) for distinct mu,
 //! G_jk = sum_i alpha_{i-1,j} beta_{i,k} I_jk(dt_i) = (P - R)_jk / (mu_k - mu_j) with
@@ -14,14 +14,10 @@
 //! them; each group's columns are stored contiguously and its products run over the first
 //! `bound` rows of E alpha and E beta only.
 
-use faer::{Accum, MatMut, MatRef, Par};
-use latentflow_spectral::dense::{Mat, gemm, matmul};
+use latentflow_spectral::dense::{Mat, matmul, matmul_abt_seq};
 use rayon::prelude::*;
 
-use crate::passes::Decays;
-
-/// Components decayed by more than exp(-DECAY_CUT) ~ 1e-20 over one interval are dropped.
-pub(crate) const DECAY_CUT: f64 = 46.0;
+use crate::decays::{DECAY_CUT, Decays};
 
 /// Pairs of dark eigenvalues with |mu_j - mu_k| * (mean interval) below this use the
 /// cancellation-free per-interval form of I_jk; the others use divided differences of two
@@ -257,15 +253,15 @@ pub(crate) fn interval_sums(
         .par_iter()
         .map(|g| {
             let n = g.intervals.len();
-            let a = MatRef::from_column_major_slice(&alpha[g.col * m..(g.col + n) * m], m, n);
-            let b = MatRef::from_column_major_slice(&beta[g.col * m..(g.col + n) * m], m, n);
+            // alpha, beta: m x n; E alpha, E beta: bound x n (column-major).
+            let a = &alpha[g.col * m..(g.col + n) * m];
+            let b = &beta[g.col * m..(g.col + n) * m];
             let short = g.start..g.start + n * g.bound;
-            let ea = MatRef::from_column_major_slice(&e_alpha[short.clone()], g.bound, n);
-            let eb = MatRef::from_column_major_slice(&e_beta[short], g.bound, n);
+            let (ea, eb) = (&e_alpha[short.clone()], &e_beta[short]);
             let mut r = Mat::zeros(m, g.bound);
             let mut x = Mat::zeros(g.bound, m);
-            product(r.as_mut_slice(), m, g.bound, a, eb.transpose());
-            product(x.as_mut_slice(), g.bound, m, ea, b.transpose());
+            matmul_abt_seq(r.as_mut_slice(), a, eb, m, g.bound, n);
+            matmul_abt_seq(x.as_mut_slice(), ea, b, g.bound, m, n);
             (r, x)
         })
         .collect();
@@ -277,12 +273,6 @@ pub(crate) fn interval_sums(
         }
     }
     sums
-}
-
-/// out (rows x cols, column-major) = a b, sequentially.
-fn product(out: &mut [f64], rows: usize, cols: usize, a: MatRef<f64>, b: MatRef<f64>) {
-    let out = MatMut::from_column_major_slice_mut(out, rows, cols);
-    gemm(out, Accum::Replace, a, b, 1.0, Par::Seq);
 }
 
 /// total[..rows, ..cols] += part.

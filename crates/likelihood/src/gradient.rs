@@ -1,5 +1,5 @@
 //! Evaluation over a data set (parallel over trials, fixed reduction order) and the mapping of
-//! the per-trial accumulators to gradients of -log L (method.md §4).
+//! the per-trial accumulators to gradients of -log L (docs/method.md §4).
 
 use latentflow_data::SpikeData;
 use latentflow_spectral::dense::{Mat, matmul};
@@ -52,7 +52,7 @@ impl GradRequest {
 }
 
 /// Gradients of -log L. F, F0 and Fr are functional derivatives: for F -> F + eps dF (peq
-/// renormalised), d(-log L)/d eps = sum_i w_i force[i] dF[i]; D and C are ordinary partial
+/// renormalised), `d(-log L)/d eps = sum_i w_i force[i] dF[i]`; D and C are ordinary partial
 /// derivatives. Entries not requested are `None`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Gradients {

@@ -1,5 +1,5 @@
 //! The exact likelihood of spike trains under a latent Langevin model, and its gradients
-//! (Genkin & Engel 2020; `docs/method.md` §3–§4 of the project's shared contract).
+//! (Genkin & Engel 2020; `docs/method.md` §3–§4).
 //!
 //! A [`Model`] holds the grid, boundary mode, equilibrium density `peq` (and optionally a
 //! separate initial density `p0`), D (1/s) and the firing rates f_n(x) (Hz). A [`Likelihood`]
@@ -30,6 +30,7 @@
 //! ```
 
 mod accumulate;
+mod decays;
 mod gradient;
 mod kernels;
 mod model;
@@ -37,10 +38,8 @@ mod passes;
 mod setup;
 
 pub use gradient::{GradRequest, Gradients};
-pub use model::{
-    Model, ModelParts, NORMALISATION_TOL, force_from_peq, fr_from_rate, peq_from_force,
-    rate_from_fr,
-};
+pub use latentflow_spectral::NORMALISATION_TOL;
+pub use model::{Model, ModelParts, force_from_peq, fr_from_rate, peq_from_force, rate_from_fr};
 pub use setup::Likelihood;
 
 /// Errors of the likelihood crate.

@@ -2,13 +2,10 @@
 
 use std::sync::Arc;
 
-use latentflow_spectral::{BoundaryMode, Grid};
+use latentflow_spectral::{BoundaryMode, Grid, NORMALISATION_TOL};
 use serde::{Deserialize, Serialize};
 
 use crate::LikelihoodError;
-
-/// Relative tolerance on the normalisation of densities (sum_i w_i p_i = 1).
-pub const NORMALISATION_TOL: f64 = 1e-6;
 
 /// A validated model of latent dynamics and spiking.
 ///

@@ -1,4 +1,4 @@
-//! Forward and backward passes over one trial (method.md §3–§4), in the dark operator's
+//! Forward and backward passes over one trial (docs/method.md §3–§4), in the dark operator's
 //! eigenbasis, with scale factors that keep the messages at unit norm.
 //!
 //! The dark eigenvalues are used shifted by their minimum (`mu - mu_min`) so that a long
@@ -14,14 +14,11 @@ use std::cell::RefCell;
 
 use latentflow_data::Trial;
 use latentflow_spectral::dense::Mat;
-use rayon::prelude::*;
 
-use crate::accumulate::{Buffers, DECAY_CUT, IntervalSums, Layout, interval_sums};
-use crate::kernels::{dot, exp_nonpositive, mat_vec, mat_vec_prefix, norm, simd};
+use crate::accumulate::{Buffers, IntervalSums, Layout, interval_sums};
+use crate::decays::Decays;
+use crate::kernels::{dot, mat_vec, mat_vec_prefix, norm, simd};
 use crate::{Likelihood, LikelihoodError};
-
-/// Intervals per unit of parallel work in the decays.
-const CHUNK: usize = 1024;
 
 /// Largest scratch (entries of the decays and both message buffers) kept for the next trial:
 /// 64 MiB.
@@ -71,83 +68,6 @@ struct ForwardStore<'s> {
     log_c: &'s mut [f64],
 }
 
-/// The decays E_i = exp(-(mu - mu_min) dt_i) of a trial's intervals, interval i keeping only
-/// its first r_i components: the dark eigenvalues ascend, and the components beyond decay by
-/// more than exp(-DECAY_CUT) (taken as 0, a change below round-off of the surviving ones).
-pub(crate) struct Decays {
-    values: Vec<f64>,
-    /// Interval i's components are values[start[i]..start[i + 1]].
-    start: Vec<usize>,
-    /// r_i (at least 1).
-    pub active: Vec<usize>,
-}
-
-impl Decays {
-    /// Computes the decays in parallel over chunks of intervals, on `buf`'s allocation.
-    fn new(mu: &[f64], isi: &[f64], mut buf: Vec<f64>) -> Decays {
-        let mu_min = mu.iter().cloned().fold(f64::INFINITY, f64::min);
-        let active: Vec<usize> = isi
-            .iter()
-            .map(|&dt| {
-                mu.partition_point(|&mk| (mk - mu_min) * dt <= DECAY_CUT)
-                    .max(1)
-            })
-            .collect();
-        let mut start = Vec::with_capacity(isi.len() + 1);
-        start.push(0);
-        for &r in &active {
-            start.push(start.last().unwrap() + r);
-        }
-        buf.resize(start[isi.len()], 0.0);
-        // Split the values at chunk boundaries (each value is computed on its own, so the
-        // split does not change any bits).
-        let mut chunks = Vec::new();
-        let mut rest = buf.as_mut_slice();
-        for lo in (0..isi.len()).step_by(CHUNK) {
-            let hi = (lo + CHUNK).min(isi.len());
-            let (head, tail) = rest.split_at_mut(start[hi] - start[lo]);
-            chunks.push((&isi[lo..hi], &active[lo..hi], head));
-            rest = tail;
-        }
-        chunks.into_par_iter().for_each(|(isi, active, values)| {
-            simd!(|mu: &'a [f64],
-                   mu_min: f64,
-                   isi: &'a [f64],
-                   active: &'a [usize],
-                   values: &'a mut [f64]|
-             -> () {
-                let mut e = values.iter_mut();
-                for (&dt, &r) in isi.iter().zip(active) {
-                    // mu first: zip stops at its end without taking one more value.
-                    for (mk, v) in mu[..r].iter().zip(e.by_ref()) {
-                        *v = exp_nonpositive(-(mk - mu_min) * dt);
-                    }
-                }
-            }(mu, mu_min, isi, active, values))
-        });
-        Decays {
-            values: buf,
-            start,
-            active,
-        }
-    }
-
-    /// E_i (its first r_i components).
-    #[inline(always)]
-    pub(crate) fn of(&self, i: usize) -> &[f64] {
-        &self.values[self.start[i]..self.start[i + 1]]
-    }
-
-    /// v <- E_i v; returns r_i (the entries of v beyond it become 0).
-    #[inline(always)]
-    fn apply(&self, i: usize, v: &mut [f64]) -> usize {
-        let e = self.of(i);
-        v.iter_mut().zip(e).for_each(|(x, y)| *x *= y);
-        v[e.len()..].fill(0.0);
-        e.len()
-    }
-}
-
 /// The end of a forward pass.
 struct ForwardEnd {
     neg_loglik: f64,
@@ -195,7 +115,7 @@ impl Likelihood {
          -> Result<ForwardEnd, LikelihoodError> {
             lik.forward(index, trial, decays, None)
         }(self, index, trial, &decays));
-        scratch.decays = decays.values;
+        scratch.decays = decays.into_buffer();
         keep_scratch(scratch);
         end.map(|end| end.neg_loglik)
     }
@@ -411,7 +331,7 @@ impl Likelihood {
             neurons
         ));
         keep_scratch(Scratch {
-            decays: decays.values,
+            decays: decays.into_buffer(),
             alpha,
             e_alpha,
             beta,

@@ -1,6 +1,6 @@
 //! Per-model setup: H0 eigenpairs, the dark operator in that basis, spike operators.
 
-use latentflow_spectral::dense::{Mat, matmul, sym_eigen};
+use latentflow_spectral::dense::{Mat, matmul, sym_eigen, symmetrize};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FokkerPlanck, FpModes};
 
 use crate::kernels::{dot, mat_vec, norm};
@@ -156,10 +156,6 @@ impl Likelihood {
     pub fn into_modes(self) -> FpModes {
         self.modes
     }
-    /// Eigenvalues of the dark operator H0 + f_tot in the kept basis, ascending (1/s).
-    pub fn dark_eigenvalues(&self) -> &[f64] {
-        &self.mu
-    }
     /// Number of kept modes.
     pub fn nv(&self) -> usize {
         self.mu.len()
@@ -177,18 +173,6 @@ fn weighted_gram(x: &Mat, w: &[f64], g: &[f64]) -> Mat {
     let mut out = Mat::zeros(m, m);
     matmul(&mut out, x, true, &wx, false, 1.0, 0.0);
     out
-}
-
-/// Replaces a nearly symmetric matrix by its symmetric part (removes GEMM round-off asymmetry).
-fn symmetrize(a: &mut Mat) {
-    let m = a.nrows();
-    for j in 0..m {
-        for i in 0..j {
-            let v = 0.5 * (a.get(i, j) + a.get(j, i));
-            a.set(i, j, v);
-            a.set(j, i, v);
-        }
-    }
 }
 
 /// U^T (w g) = Q^T (Psi^T (w g)).

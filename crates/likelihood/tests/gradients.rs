@@ -1,5 +1,5 @@
 //! Every gradient of -log L (F, D, F0, Fr, C) against central finite differences of -log L
-//! itself, along random smooth directions, in both boundary modes (method.md §4).
+//! itself, along random smooth directions, in both boundary modes (docs/method.md §4).
 //!
 //! Each parameter is perturbed in exactly the parametrisation the gradient refers to:
 //! F -> F + h dF with peq = `peq_from_force` (re-normalised; p0 = peq moves with F in the
@@ -35,8 +35,8 @@ use rand::{RngExt, SeedableRng};
 const H: f64 = 1e-3;
 /// Required agreement of every gradient with its finite difference, with all modes kept.
 ///
-/// The gradients are the continuum formulas of method.md §4 evaluated on the grid, so they are
-/// the derivative of the discrete -log L only up to the discretisation error: grids must
+/// The gradients are the continuum formulas of docs/method.md §4 evaluated on the grid, so they
+/// are the derivative of the discrete -log L only up to the discretisation error: grids must
 /// resolve the model. With the random models below (|F| up to 8), ne = 8, np = 6 (N = 41)
 /// gave a grad-F error of 3e-6 in one case that falls to 2e-9 on ne = 12, np = 8, and
 /// ne = 10, np = 7 still gave 3e-6 for an absorbing non-equilibrium case (p0 does not vanish
@@ -326,12 +326,12 @@ proptest! {
     }
 }
 
-/// Which quantity the F gradient is with a truncated basis (shared/reference/README.md): the
-/// continuum formula of method.md §4 written in the kept eigenmodes. It is *not* the derivative
-/// of the truncated -log L, because the formula does not differentiate the truncation (the
-/// kept subspace moves with F): the gap is a truncation error, large for few modes, shrinking
-/// as modes are added, and gone (< TOL) with all modes. Fr and C do not move the H0 basis, so
-/// their gradients stay exact derivatives of the truncated -log L.
+/// Which quantity the F gradient is with a truncated basis (fixtures/README.md): the
+/// continuum formula of docs/method.md §4 written in the kept eigenmodes. It is *not* the
+/// derivative of the truncated -log L, because the formula does not differentiate the
+/// truncation (the kept subspace moves with F): the gap is a truncation error, large for few
+/// modes, shrinking as modes are added, and gone (< TOL) with all modes. Fr and C do not move
+/// the H0 basis, so their gradients stay exact derivatives of the truncated -log L.
 #[test]
 fn truncated_basis_f_gradient_is_the_continuum_formula() {
     let grid = Arc::new(Grid::new(-1.0, 1.0, 12, 8).unwrap());

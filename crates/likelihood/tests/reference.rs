@@ -1,5 +1,5 @@
 //! Agreement with the original package's numbers (`fixtures/reference/*.json`, format in
-//! `shared/reference/README.md`). Set `LATENTFLOW_REFERENCE_DIR` to check every `*.json` in
+//! `fixtures/README.md`). Set `LATENTFLOW_REFERENCE_DIR` to check every `*.json` in
 //! another directory instead.
 
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! Feature consistency: compare two fit paths at equal feature complexity (method.md §6).
+//! Feature consistency: compare two fit paths at equal feature complexity (docs/method.md §6).
 //! See [`FeatureConsistency`] for the precise reading of the method used here.
 
 use crate::density::{check_density, check_weights, js_kernel, sym_kl_kernel};
@@ -27,7 +27,7 @@ pub struct PathPoint {
 ///
 /// In serialised form every field is optional and falls back to the KL defaults.
 ///
-/// # Precise reading of method.md §6
+/// # Precise reading of docs/method.md §6
 ///
 /// - Axis: `FC = k * stride` for `k = 0, 1, ...` up to `axis_end` inclusive (default: the smaller
 ///   of the largest FC each path reaches — for the usual path whose FC grows, its final FC).

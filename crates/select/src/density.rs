@@ -2,13 +2,11 @@
 //!
 //! A density is given by its values `p[i]` at the grid nodes together with quadrature weights
 //! `w[i] > 0` such that `integral g ~ sum_i w[i] g[i]`. Densities must be finite, non-negative and
-//! normalised: `|sum w p - 1| <= 1e-6`. All logarithms are natural (divergences in nats).
+//! normalised: `|sum w p - 1| <=` [`NORMALISATION_TOL`]. All logarithms are natural (divergences in nats).
 
 use crate::SelectError;
+pub use latentflow_spectral::NORMALISATION_TOL;
 use serde::{Deserialize, Serialize};
-
-/// Allowed deviation of `sum w p` from 1.
-pub const NORMALISATION_TOL: f64 = 1e-6;
 
 /// Checks quadrature weights: non-empty, finite, strictly positive.
 pub(crate) fn check_weights(w: &[f64]) -> Result<(), SelectError> {

@@ -1,4 +1,4 @@
-//! Best generalisation: the baseline the paper argues against (method.md §6).
+//! Best generalisation: the baseline the paper argues against (docs/method.md §6).
 
 use crate::{PathPoint, SelectError};
 use serde::{Deserialize, Serialize};

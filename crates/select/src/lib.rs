@@ -1,5 +1,5 @@
 //! Model selection along a fit path: which of the fitted models deserves interpretation
-//! (method.md §6; Genkin & Engel 2020).
+//! (docs/method.md §6; Genkin & Engel 2020).
 //!
 //! A fit produces a *path* of models — equilibrium densities `peq` on a grid, one per saved
 //! iteration ([`PathPoint`]). This crate offers
@@ -15,9 +15,10 @@
 //!
 //! Conventions: a density is given by its values at the grid nodes plus quadrature weights `w`
 //! (`integral g ~ sum_i w_i g_i`, `w_i > 0`); densities must be finite, non-negative and
-//! normalised (`|sum w p - 1| <= 1e-6`). The crate depends on no other latentflow crate: it
-//! works on plain slices, and quantities that need the grid's derivative operator (the force
-//! `F = d log peq / dx`) are passed in.
+//! normalised (`|sum w p - 1| <=` [`NORMALISATION_TOL`], the tolerance `latentflow-spectral`
+//! defines for every density on a grid, its only use of that crate). The crate works on plain
+//! slices: quantities that need the grid's derivative operator (the force `F = d log peq / dx`)
+//! are passed in.
 //!
 //! # Example
 //!

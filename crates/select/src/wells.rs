@@ -108,7 +108,7 @@ mod tests {
             .collect()
     }
 
-    /// The project's piecewise-cubic potential through extrema (method.md §7).
+    /// The project's piecewise-cubic potential through extrema (docs/method.md §7).
     fn piecewise(x: &[f64], xs: &[f64], phis: &[f64]) -> Vec<f64> {
         x.iter()
             .map(|&xi| {

@@ -132,9 +132,29 @@ pub fn matmul(out: &mut Mat, a: &Mat, a_t: bool, b: &Mat, b_t: bool, alpha: f64,
     gemm(out.view_mut(), accum, av, bv, alpha, par);
 }
 
+/// out = a b^T for column-major slices, sequentially: `a` is rows x inner, `b` is cols x inner,
+/// `out` (rows x cols) is overwritten.
+pub fn matmul_abt_seq(
+    out: &mut [f64],
+    a: &[f64],
+    b: &[f64],
+    rows: usize,
+    cols: usize,
+    inner: usize,
+) {
+    gemm(
+        MatMut::from_column_major_slice_mut(out, rows, cols),
+        Accum::Replace,
+        MatRef::from_column_major_slice(a, rows, inner),
+        MatRef::from_column_major_slice(b, cols, inner).transpose(),
+        1.0,
+        Par::Seq,
+    );
+}
+
 /// faer's matrix product, then [`clear_avx_upper`]: every product in the workspace goes
 /// through here.
-pub fn gemm(
+pub(crate) fn gemm(
     out: MatMut<'_, f64>,
     accum: Accum,
     a: MatRef<'_, f64>,
@@ -279,6 +299,19 @@ pub(crate) fn solve_lower_transpose(l: &Mat, b: &mut Mat) {
     clear_avx_upper();
 }
 
+/// Replaces a square matrix that is symmetric up to round-off by its symmetric part: a_ij and
+/// a_ji both become (a_ij + a_ji) / 2.
+pub fn symmetrize(a: &mut Mat) {
+    let n = a.nrows();
+    for j in 0..n {
+        for i in 0..j {
+            let v = 0.5 * (a.get(i, j) + a.get(j, i));
+            a.set(i, j, v);
+            a.set(j, i, v);
+        }
+    }
+}
+
 /// Lowest eigenpairs of the dense symmetric-definite pencil K x = lambda M x: eigenvalues
 /// ascending, eigenvectors M-orthonormal with deterministic signs. Returns the first `nv`.
 pub(crate) fn generalized_eigen(
@@ -292,14 +325,7 @@ pub(crate) fn generalized_eigen(
     solve_lower(&l, &mut c);
     let mut ct = c.transpose();
     solve_lower(&l, &mut ct);
-    let n = ct.nrows();
-    for j in 0..n {
-        for i in 0..j {
-            let v = 0.5 * (ct.get(i, j) + ct.get(j, i));
-            ct.set(i, j, v);
-            ct.set(j, i, v);
-        }
-    }
+    symmetrize(&mut ct);
     let (vals, y) = sym_eigen(&ct)?;
     let mut x = y.first_cols(nv);
     solve_lower_transpose(&l, &mut x);

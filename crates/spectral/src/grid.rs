@@ -5,6 +5,11 @@ use serde::{Deserialize, Serialize};
 use crate::SpectralError;
 use crate::gll::{diff_matrix, gll_nodes_weights, integration_matrix};
 
+/// Tolerance on the normalisation of a density p given at the grid nodes:
+/// |sum_i w_i p_i - 1| must not exceed it. The likelihood's models and the selection's
+/// densities are checked against this one value.
+pub const NORMALISATION_TOL: f64 = 1e-6;
+
 /// A spectral-element grid on [a, b]: `ne` equal elements, `np` GLL nodes each, neighbouring
 /// elements sharing their end node, N = ne (np - 1) + 1 nodes in all. Node `e (np - 1) + j` is
 /// local node j of element e. Quadrature sum_i w_i g(x_i) is exact for element-wise
@@ -179,17 +184,11 @@ impl Grid {
     }
 
     /// int_a^x of the element-wise interpolant of `g`, at the nodes. Panics if the length is
-    /// wrong; see [`Grid::try_antiderivative`].
+    /// wrong.
     pub fn antiderivative(&self, g: &[f64]) -> Vec<f64> {
         let mut out = vec![0.0; self.n()];
         self.antiderivative_into(g, &mut out);
         out
-    }
-
-    /// Checked [`Grid::antiderivative`].
-    pub fn try_antiderivative(&self, g: &[f64]) -> Result<Vec<f64>, SpectralError> {
-        self.check_len("function values", g.len())?;
-        Ok(self.antiderivative(g))
     }
 
     /// [`Grid::antiderivative`] into `out`.

@@ -2,7 +2,7 @@
 //! trait so that users can swap them.
 
 use crate::SpectralError;
-use crate::dense::{Mat, gemm, generalized_eigen, matmul, sym_eigen};
+use crate::dense::{Mat, gemm, generalized_eigen, matmul, sym_eigen, symmetrize};
 use crate::pencil::BandedPencil;
 use faer::{Accum, MatMut, MatRef, Par};
 
@@ -126,17 +126,6 @@ fn rayleigh_ritz(x: &Mat, kx: &Mat, mx: &Mat, nv: usize) -> Option<(Vec<f64>, Ma
     let mut v = Mat::zeros(x.nrows(), nv);
     matmul(&mut v, x, false, &s, false, 1.0, 0.0);
     Some((vals, v))
-}
-
-fn symmetrize(a: &mut Mat) {
-    let n = a.nrows();
-    for j in 0..n {
-        for i in 0..j {
-            let v = 0.5 * (a.get(i, j) + a.get(j, i));
-            a.set(i, j, v);
-            a.set(j, i, v);
-        }
-    }
 }
 
 /// w -= Q (M Q)^T w over the first `cols` columns of the column-major bases `q`, `mq` (n rows

@@ -1,5 +1,5 @@
-//! The closed-form Sturm–Liouville problems of method.md §2, solved on Ne = 16, Np = 8 by the
-//! dense and the banded solver: the lowest 8 eigenvalues within 1e-8 relative (absolute for
+//! The closed-form Sturm–Liouville problems of docs/method.md §2, solved on Ne = 16, Np = 8 by
+//! the dense and the banded solver: the lowest 8 eigenvalues within 1e-8 relative (absolute for
 //! lambda = 0) and the eigenvectors within 1e-6 of the closed form normalised in the same
 //! M-norm.
 //!
@@ -187,8 +187,9 @@ fn laplacian_neumann_neumann_strong_and_natural() {
 #[test]
 fn laplacian_robin_both_ends() {
     // The crate's Robin condition is c1 y + c2 y' = 0 with y' = dy/dx at BOTH ends (not the
-    // outward normal derivative, which is -dy/dx at the left end). method.md's "y + y' = 0 at
-    // both ends" with lambda_0 = -1 is that literal condition, c1 = c2 = 1 at both ends:
+    // outward normal derivative, which is -dy/dx at the left end). docs/method.md §2's
+    // "y + y' = 0 at both ends" with lambda_0 = -1 is that literal condition, c1 = c2 = 1 at
+    // both ends:
     // y = e^-x has y' = -y everywhere and -y'' = -y, so lambda_0 = -1; for lambda = k^2 > 0,
     // y = cos kx - sin(kx) / k meets the left condition and the right one gives
     // -(k + 1/k) sin k = 0, so k = n pi (n >= 1); lambda = 0 has no non-zero solution.

@@ -1,5 +1,5 @@
 //! One-dimensional interpolants through given points: [`Table`] (monotone cubic, PCHIP) and
-//! [`Wells`] (the C^1 piecewise cubic through extrema of method.md §7).
+//! [`Wells`] (the C^1 piecewise cubic through extrema of docs/method.md §7).
 
 use serde::{Deserialize, Serialize};
 
@@ -170,7 +170,7 @@ fn end_slope(h0: f64, h1: f64, delta0: f64, delta1: f64) -> f64 {
     }
 }
 
-/// The C^1 piecewise-cubic potential through given extrema (x_i, Phi_i) of method.md §7: on
+/// The C^1 piecewise-cubic potential through given extrema (x_i, Phi_i) of docs/method.md §7: on
 /// each segment Phi = Phi_i + (Phi_{i+1} - Phi_i)(3t^2 - 2t^3), t = (x - x_i)/(x_{i+1} - x_i),
 /// so Phi' = 0 at every x_i (each interior x_i is a minimum or maximum when the values
 /// alternate). Outside [x_0, x_last] Phi is held constant.

@@ -6,7 +6,7 @@
 //! - [`Potential`]: Phi(x), [`Potential::force`] F = -Phi', [`Potential::peq`] on any grid
 //!   (nodes and quadrature weights), normalised so that sum w peq = 1. Shapes: uniform, linear
 //!   ramp, single well, the paper's double well, wells through given extrema (triple and four
-//!   wells of method.md §7), cos^2 (with a floor), mixtures of densities, tables and user
+//!   wells of docs/method.md §7), cos^2 (with a floor), mixtures of densities, tables and user
 //!   functions.
 //! - [`TuningCurve`]: f(x) = max(shape(x), floor) in Hz; [`TuningCurve::paper`] is the paper's
 //!   max(100 (x + 1), 1) Hz.

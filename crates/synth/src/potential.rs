@@ -16,7 +16,7 @@ pub const COS_SQUARED_FLOOR: f64 = 1e-8;
 /// F = -Phi', peq ~ exp(-Phi).
 ///
 /// Phi is defined up to an additive constant (it cancels in peq). The named shapes follow the
-/// original package and method.md §7. [`Potential::Function`] cannot be serialised.
+/// original package and docs/method.md §7. [`Potential::Function`] cannot be serialised.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Potential {
@@ -47,7 +47,7 @@ pub enum Potential {
         /// Slope of an added linear term (0 = symmetric).
         tilt: f64,
     },
-    /// C^1 piecewise cubic through given extrema (method.md §7); see [`Wells`].
+    /// C^1 piecewise cubic through given extrema (docs/method.md §7); see [`Wells`].
     Wells(Wells),
     /// peq ~ cos^2(pi (x - c)/L) + floor with c = (xbegin + xend)/2 and L = xend - xbegin,
     /// i.e. Phi = -ln(cos^2(..) + floor). cos^2 vanishes at the ends of [xbegin, xend]; the
@@ -77,7 +77,7 @@ impl Potential {
         Potential::Uniform
     }
 
-    /// The paper's ground truth (method.md §7): double well with xmax = 0, xmin = 0.6,
+    /// The paper's ground truth (docs/method.md §7): double well with xmax = 0, xmin = 0.6,
     /// depth = 2, no tilt, i.e. Phi = 2 (s^4 - 2 s^2) with s = x / 0.6.
     pub fn paper_double_well() -> Potential {
         Potential::DoubleWell {
@@ -88,7 +88,7 @@ impl Potential {
         }
     }
 
-    /// The triple well of method.md §7: extrema x = [-1, -0.6, -0.3, 0, 0.3, 0.6, 1],
+    /// The triple well of docs/method.md §7: extrema x = [-1, -0.6, -0.3, 0, 0.3, 0.6, 1],
     /// Phi = [4, 0, 2, 0, 2, 0, 4] (minima at -0.6, 0, 0.6).
     pub fn triple_well() -> Potential {
         Potential::Wells(Wells {
@@ -97,7 +97,7 @@ impl Potential {
         })
     }
 
-    /// The four well of method.md §7: extrema x = [-1, -0.75, ..., 0.75, 1] (step 0.25),
+    /// The four well of docs/method.md §7: extrema x = [-1, -0.75, ..., 0.75, 1] (step 0.25),
     /// Phi = [4, 0, 2, 0.5, 2, 0.5, 2, 0, 4] (minima at -0.75, -0.25, 0.25, 0.75).
     pub fn four_well() -> Potential {
         Potential::Wells(Wells {
@@ -106,7 +106,7 @@ impl Potential {
         })
     }
 
-    /// The C^1 piecewise cubic through the extrema (x_i, phi_i) (method.md §7).
+    /// The C^1 piecewise cubic through the extrema (x_i, phi_i) (docs/method.md §7).
     pub fn wells(x: Vec<f64>, phi: Vec<f64>) -> Result<Potential, SynthError> {
         Ok(Potential::Wells(Wells::new(x, phi)?))
     }
