@@ -35,8 +35,8 @@ pub struct LoglikArgs {
 /// Runs `latentflow loglik`.
 pub fn run(args: LoglikArgs) -> anyhow::Result<()> {
     let model = ModelFile::read(&args.model)?;
-    let data = SpikeData::read(&args.data)
-        .with_context(|| format!("reading spike data {}", args.data.display()))?;
+    // The library's errors name the file; a context here would name it twice.
+    let data = SpikeData::read(&args.data)?;
     let max = model.grid().n() - 2;
     let nv = args.nv.unwrap_or(match model.boundary() {
         latentflow::spectral::BoundaryMode::Reflecting => 64.min(max),
@@ -81,9 +81,8 @@ pub fn run(args: LoglikArgs) -> anyhow::Result<()> {
     }
     let text = serde_json::to_string_pretty(&out)?;
     match &args.out {
-        Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?
-        }
+        // Atomically (temporary file, then rename): a failed write leaves no truncated file.
+        Some(path) => latentflow::data::write_atomic(path, text.as_bytes())?,
         None => println!("{text}"),
     }
     Ok(())

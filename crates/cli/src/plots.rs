@@ -81,14 +81,9 @@ impl fmt::Display for PlotError {
     }
 }
 
-impl std::error::Error for PlotError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            PlotError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: every message already includes its cause, which a caller printing the
+/// chain would otherwise print twice.
+impl std::error::Error for PlotError {}
 
 /// How a line is drawn.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -338,17 +333,46 @@ fn save_panels_sized(
         path: path.to_path_buf(),
         message,
     };
+    // Both files are written atomically (temporary file in the same directory, then rename):
+    // a failure, a full disk included, leaves no truncated figure behind.
+    let mut svg_text = String::new();
     {
-        let root = BitMapBackend::new(&png, size).into_drawing_area();
-        draw_grid(&root, panels, cols).map_err(|m| render(&png, m))?;
-        root.present().map_err(|e| render(&png, e.to_string()))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, size).into_drawing_area();
+        let root = SVGBackend::with_string(&mut svg_text, size).into_drawing_area();
         draw_grid(&root, panels, cols).map_err(|m| render(&svg, m))?;
         root.present().map_err(|e| render(&svg, e.to_string()))?;
     }
+    write_figure(&png, |tmp| {
+        let root = BitMapBackend::new(tmp, size).into_drawing_area();
+        draw_grid(&root, panels, cols)?;
+        root.present().map_err(|e| e.to_string())
+    })?;
+    write_figure(&svg, |tmp| {
+        std::fs::write(tmp, svg_text.as_bytes()).map_err(|e| e.to_string())
+    })?;
     Ok(vec![png, svg])
+}
+
+/// Writes `path` atomically through `draw`, which writes the whole file at the temporary path
+/// it is given (same directory and extension). On failure nothing is left at either path.
+fn write_figure(
+    path: &Path,
+    draw: impl FnOnce(&Path) -> Result<(), String>,
+) -> Result<(), PlotError> {
+    let mut message = None;
+    latentflow::data::write_atomic_with(path, |tmp| {
+        draw(tmp).map_err(|m| {
+            message = Some(m.clone());
+            std::io::Error::other(m)
+        })
+    })
+    .map_err(|e| PlotError::Render {
+        path: path.to_path_buf(),
+        // The drawing's own message, or the I/O error (which names the file again).
+        message: message.unwrap_or_else(|| match e {
+            latentflow::data::DataError::Io { error, .. } => error.to_string(),
+            other => other.to_string(),
+        }),
+    })
 }
 
 /// `path` with `.ext` appended (not replacing a dotted suffix such as `fig.kl`).
@@ -960,5 +984,50 @@ mod tests {
         assert!(save_panels(&[], 2, &dir.0.join("none")).is_err());
         assert!(save_panels(&[LinePlot::default()], 0, &dir.0.join("none")).is_err());
         assert!(!dir.0.join("bad.png").exists());
+    }
+
+    /// The names in `dir`, sorted.
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_full_disk_leaves_no_truncated_figure() {
+        let dir = TempDir::new("full");
+        let png = dir.0.join("fig.png");
+        // The encoder gets part of the file out, then the disk is full (injected).
+        let err = write_figure(&png, |tmp| {
+            std::fs::write(tmp, b"\x89PNG\r\n").map_err(|e| e.to_string())?;
+            Err(std::io::Error::from_raw_os_error(28).to_string())
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("fig.png"), "{err}");
+        assert!(err.to_string().contains("No space left"), "{err}");
+        assert!(names(&dir.0).is_empty(), "{:?}", names(&dir.0));
+        // A figure that exists keeps its old contents when the new one cannot be written.
+        let paths = save(&everything("old", false), &dir.0.join("fig")).unwrap();
+        let before: Vec<Vec<u8>> = paths.iter().map(|p| std::fs::read(p).unwrap()).collect();
+        write_figure(&paths[0], |tmp| {
+            std::fs::write(tmp, b"trunc").map_err(|e| e.to_string())?;
+            Err("disk full".into())
+        })
+        .unwrap_err();
+        assert_eq!(std::fs::read(&paths[0]).unwrap(), before[0]);
+        assert_eq!(
+            names(&dir.0),
+            vec!["fig.png".to_string(), "fig.svg".to_string()]
+        );
+        // A target that cannot be created (its directory is a file) fails cleanly too.
+        let err = save(&everything("t", false), &dir.0.join("fig.png/inside")).unwrap_err();
+        assert!(err.to_string().contains("fig.png"), "{err}");
+        assert_eq!(
+            names(&dir.0),
+            vec!["fig.png".to_string(), "fig.svg".to_string()]
+        );
     }
 }

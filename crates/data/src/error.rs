@@ -53,13 +53,15 @@ pub enum DataError {
     #[error("spike times: {0}")]
     SpikeTimes(SpikeTimesProblem),
     /// The file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    ///
+    /// The message includes the operating-system error, so it is not also exposed as the
+    /// error's `source()`: a caller printing the chain (`{:#}` of anyhow) would print it twice.
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
         /// The operating-system error.
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The file name has no extension this crate knows.
     #[error("{}: unsupported file extension (expected .json or .npz)", path.display())]
@@ -84,14 +86,24 @@ pub enum DataError {
         /// What is wrong.
         reason: String,
     },
-    /// The file follows the schema but its content is invalid.
-    #[error("{}: {source}", path.display())]
+    /// The file follows the schema but its content is invalid (the message includes the
+    /// content error, which is therefore not also the `source()`; see [`DataError::Io`]).
+    #[error("{}: {error}", path.display())]
     Content {
         /// The file.
         path: PathBuf,
         /// The content error (with trial / event / spike indices).
-        #[source]
-        source: Box<DataError>,
+        error: Box<DataError>,
+    },
+    /// More neurons than [`crate::MAX_NEURONS`].
+    #[error(
+        "num_neurons = {num_neurons} is more than the {limit} neurons supported (is a neuron id or count wrong?)"
+    )]
+    TooManyNeurons {
+        /// The neuron count asked for (the declared count, or the largest id + 1).
+        num_neurons: usize,
+        /// The limit.
+        limit: usize,
     },
 }
 
@@ -325,7 +337,7 @@ impl DataError {
     pub(crate) fn in_file(self, path: &std::path::Path) -> DataError {
         DataError::Content {
             path: path.to_path_buf(),
-            source: Box::new(self),
+            error: Box::new(self),
         }
     }
 }

@@ -68,7 +68,7 @@ impl SpikeData {
         let path = path.as_ref();
         let bytes = self.to_json_bytes().map_err(|e| DataError::Io {
             path: path.to_path_buf(),
-            source: std::io::Error::other(e),
+            error: std::io::Error::other(e),
         })?;
         write_atomic(path, &bytes)
     }
@@ -229,7 +229,7 @@ mod tests {
         let e = parse(r#"{"num_neurons":2,"trials":[{"isi":[1],"neuron":[-1]},{"isi":[0.1,0.2],"neuron":[1,2]}]}"#)
             .unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source,
+            matches!(&e, DataError::Content { error, .. } if matches!(**error,
             DataError::Trial { trial: Some(1), event: Some(1), problem: TrialProblem::NeuronOutOfRange { id: 2, num_neurons: 2 } }))
         );
         assert_eq!(
@@ -238,7 +238,7 @@ mod tests {
         );
         let e = parse(r#"{"num_neurons":0,"trials":[{"isi":[1],"neuron":[-1]}]}"#).unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source, DataError::NoNeurons))
+            matches!(&e, DataError::Content { error, .. } if matches!(**error, DataError::NoNeurons))
         );
     }
 
@@ -260,7 +260,7 @@ mod tests {
         );
         let e = parse(r#"{"trials":[]}"#).unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source, DataError::NoTrials))
+            matches!(&e, DataError::Content { error, .. } if matches!(**error, DataError::NoTrials))
         );
     }
 
@@ -345,7 +345,7 @@ mod tests {
         let e = parse(r#"{"spike_times":[0.5],"neuron_ids":[0],"trial_ids":[0],"trial_start":[0],"trial_end":[0.25]}"#)
             .unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source,
+            matches!(&e, DataError::Content { error, .. } if matches!(**error,
             DataError::SpikeTimes(SpikeTimesProblem::OutsideTrial { trial: 0, spike: 0, .. })))
         );
         let e = parse(r#"{"spike_times":[],"neuron_ids":[],"trial_ids":[],"trial_start":[0],"trial_end":[1],"censored":[]}"#)
@@ -355,5 +355,26 @@ mod tests {
                 .contains("censored has 0 entries but there are 1 trials"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn neuron_counts_above_the_limit_are_refused_before_use() {
+        // A huge id with the count inferred, and a huge declared count, in both JSON forms.
+        for doc in [
+            r#"{"trials":[{"isi":[0.1,0.2],"neuron":[4294967295,-1]}]}"#,
+            r#"{"num_neurons":100000000,"trials":[{"isi":[0.1],"neuron":[-1]}]}"#,
+            r#"{"spike_times":[0.5],"neuron_ids":[4294967295],"trial_ids":[0],"trial_start":[0],"trial_end":[1]}"#,
+            r#"{"num_neurons":100000000,"spike_times":[],"neuron_ids":[],"trial_ids":[],"trial_start":[0],"trial_end":[1]}"#,
+        ] {
+            let e = parse(doc).unwrap_err();
+            assert!(
+                matches!(&e, DataError::Content { error, .. }
+                    if matches!(**error, DataError::TooManyNeurons { limit: crate::MAX_NEURONS, .. })),
+                "{doc}: {e:?}"
+            );
+            let text = e.to_string();
+            assert!(text.starts_with("test.json: num_neurons = "), "{text}");
+            assert_eq!(text.matches("test.json").count(), 1, "{text}");
+        }
     }
 }

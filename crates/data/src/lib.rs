@@ -73,8 +73,8 @@ mod spike_times;
 mod trial;
 
 pub use error::{DataError, SpikeTimesProblem, TrialProblem};
-pub use files::write_atomic;
+pub use files::{write_atomic, write_atomic_with};
 pub use json::{FORMAT_VERSION, JSON_FORMAT, JSON_SPIKE_TIMES_FORMAT};
-pub use spike_data::{SpikeData, Split};
+pub use spike_data::{MAX_NEURONS, SpikeData, Split};
 pub use spike_times::SpikeTimes;
 pub use trial::Trial;

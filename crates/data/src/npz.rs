@@ -16,6 +16,11 @@ use crate::json::infer_num_neurons;
 use crate::spike_data::SpikeData;
 use crate::spike_times::SpikeTimes;
 
+/// The most bytes one `.npy` member may unpack to (1 GiB: 134 million float64 spike times).
+/// Deflate packs zeros a thousandfold, so a small file could otherwise ask for any amount of
+/// memory before its arrays are checked.
+const MAX_MEMBER_BYTES: u64 = 1 << 30;
+
 /// Which shapes an array may have.
 #[derive(Clone, Copy)]
 enum Shape {
@@ -52,7 +57,18 @@ impl<'a> Reader<'a> {
         let file_name = npyz::npz::file_name_from_array_name(name);
         let mut bytes = Vec::new();
         let read = match self.archive.zip_archive().by_name(&file_name) {
-            Ok(mut file) => file.read_to_end(&mut bytes).map_err(|e| e.to_string()),
+            Ok(file) if file.size() > MAX_MEMBER_BYTES => Err(format!(
+                "the archive says it unpacks to {} bytes, more than the {MAX_MEMBER_BYTES} bytes an array may have",
+                file.size()
+            )),
+            // The declared size may lie: never unpack more than the limit.
+            Ok(file) => match file.take(MAX_MEMBER_BYTES + 1).read_to_end(&mut bytes) {
+                Ok(_) if bytes.len() as u64 > MAX_MEMBER_BYTES => Err(format!(
+                    "it unpacks to more than the {MAX_MEMBER_BYTES} bytes an array may have"
+                )),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e.to_string()),
+            },
             Err(ZipError::FileNotFound) => return Ok(None),
             Err(e) => Err(e.to_string()),
         };
@@ -286,9 +302,9 @@ impl SpikeData {
     /// what a round trip preserves.
     pub fn write_npz(&self, path: impl AsRef<Path>) -> Result<(), DataError> {
         let path = path.as_ref();
-        let bytes = self.to_npz_bytes().map_err(|source| DataError::Io {
+        let bytes = self.to_npz_bytes().map_err(|error| DataError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         write_atomic(path, &bytes)
     }
@@ -562,7 +578,7 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source,
+            matches!(&e, DataError::Content { error, .. } if matches!(**error,
             DataError::SpikeTimes(SpikeTimesProblem::Unsorted { trial: 0, spike: 1, .. }))),
             "{e:?}"
         );
@@ -577,7 +593,7 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source,
+            matches!(&e, DataError::Content { error, .. } if matches!(**error,
             DataError::SpikeTimes(SpikeTimesProblem::NeuronOutOfRange { spike: 0, id: 1, .. }))),
             "{e:?}"
         );
@@ -587,7 +603,7 @@ mod tests {
         ))
         .unwrap_err();
         assert!(
-            matches!(&e, DataError::Content { source, .. } if matches!(**source, DataError::NoNeurons))
+            matches!(&e, DataError::Content { error, .. } if matches!(**error, DataError::NoNeurons))
         );
     }
 

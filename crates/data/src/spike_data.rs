@@ -25,15 +25,34 @@ pub enum Split {
     Halves,
 }
 
+/// The most neurons a data set may have: 10,000. Every neuron costs the likelihood one
+/// nv x nv spike operator (32 KB at nv = 64) and the model one firing-rate vector per grid
+/// node, so the count is checked before anything is sized by it: a neuron id of 4294967295
+/// in a file, or a `num_neurons` of 1e8, is a mistake, not a recording.
+pub const MAX_NEURONS: usize = 10_000;
+
+/// [`DataError::TooManyNeurons`] if `num_neurons` is above [`MAX_NEURONS`].
+pub(crate) fn check_neuron_count(num_neurons: usize) -> Result<(), DataError> {
+    if num_neurons > MAX_NEURONS {
+        return Err(DataError::TooManyNeurons {
+            num_neurons,
+            limit: MAX_NEURONS,
+        });
+    }
+    Ok(())
+}
+
 impl SpikeData {
     /// A validated data set.
     ///
-    /// Errors: [`DataError::NoNeurons`], [`DataError::NoTrials`], and [`DataError::Trial`] with
-    /// the trial and event index of the first neuron id `>= num_neurons`.
+    /// Errors: [`DataError::NoNeurons`], [`DataError::TooManyNeurons`] (more than
+    /// [`MAX_NEURONS`]), [`DataError::NoTrials`], and [`DataError::Trial`] with the trial and
+    /// event index of the first neuron id `>= num_neurons`.
     pub fn new(num_neurons: usize, trials: Vec<Trial>) -> Result<SpikeData, DataError> {
         if num_neurons == 0 {
             return Err(DataError::NoNeurons);
         }
+        check_neuron_count(num_neurons)?;
         if trials.is_empty() {
             return Err(DataError::NoTrials);
         }

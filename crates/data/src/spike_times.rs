@@ -60,6 +60,7 @@ impl SpikeData {
         if raw.num_neurons == 0 {
             return Err(DataError::NoNeurons);
         }
+        crate::spike_data::check_neuron_count(raw.num_neurons)?;
         if n_trials == 0 {
             return Err(DataError::NoTrials);
         }

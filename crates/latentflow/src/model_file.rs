@@ -91,8 +91,37 @@ impl ModelFile {
         }
     }
 
-    /// Builds and validates the model.
+    /// Builds and validates the model. The arrays' lengths are checked against the grid the
+    /// file declares before the grid is built, and the grid's size against
+    /// [`latentflow_spectral::MAX_NODES`] / [`latentflow_spectral::MAX_NP`], so a wrong `ne` or
+    /// `np` costs nothing.
     pub fn to_model(&self) -> Result<Model, Error> {
+        let GridSpec { ne, np, .. } = self.grid;
+        let declared = ne
+            .checked_mul(np.saturating_sub(1))
+            .and_then(|v| v.checked_add(1));
+        if let Some(n) = declared.filter(|_| np >= 3 && ne >= 1) {
+            let p = &self.parts;
+            let arrays = std::iter::once(("peq".to_string(), p.peq.len()))
+                .chain(p.p0.as_ref().map(|v| ("p0".to_string(), v.len())))
+                .chain(
+                    p.rates
+                        .iter()
+                        .enumerate()
+                        .map(|(k, r)| (format!("the rate of neuron {k}"), r.len())),
+                );
+            for (what, len) in arrays {
+                if len != n {
+                    return Err(Error::Spectral(
+                        latentflow_spectral::SpectralError::LengthMismatch {
+                            what: format!("{what} (on the grid ne = {ne}, np = {np})"),
+                            expected: n,
+                            got: len,
+                        },
+                    ));
+                }
+            }
+        }
         Ok(Model::new(self.grid.build()?, self.parts.clone())?)
     }
 

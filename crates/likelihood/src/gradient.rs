@@ -117,12 +117,24 @@ fn add_vec(a: &mut [f64], b: &[f64]) {
 }
 
 impl Likelihood {
-    fn check_neurons(&self, data: &SpikeData) -> Result<(), LikelihoodError> {
-        if data.num_neurons() > self.spike_ops.len() {
+    /// Where model and data meet: every -log L and gradient entry point calls this before any
+    /// work. The neuron counts must be equal (neuron k of the data is neuron k of the model,
+    /// so a count that differs means the model was fitted to other data), and censored trials
+    /// need absorbing boundaries (censoring means "the trial ended before absorption", which a
+    /// reflecting model cannot express).
+    fn check_data(&self, data: &SpikeData) -> Result<(), LikelihoodError> {
+        let (ours, theirs) = (self.spike_ops.len(), data.num_neurons());
+        if ours != theirs {
             return Err(LikelihoodError::DataModelMismatch(format!(
-                "the data have {} neurons, the model has firing rates for {}",
-                data.num_neurons(),
-                self.spike_ops.len()
+                "the data have {theirs} neuron{}, the model has firing rates for {ours} (the counts must be equal)",
+                if theirs == 1 { "" } else { "s" }
+            )));
+        }
+        if self.absorption.is_none()
+            && let Some(k) = data.trials().iter().position(|t| t.censored())
+        {
+            return Err(LikelihoodError::DataModelMismatch(format!(
+                "trial {k} is marked censored, but censoring needs absorbing boundaries and the model's are reflecting"
             )));
         }
         Ok(())
@@ -130,7 +142,7 @@ impl Likelihood {
 
     /// -log L of the data (forward passes only; no backward pass).
     pub fn neg_loglik(&self, data: &SpikeData) -> Result<f64, LikelihoodError> {
-        self.check_neurons(data)?;
+        self.check_data(data)?;
         let per_trial: Vec<f64> = data
             .trials()
             .par_iter()
@@ -142,7 +154,7 @@ impl Likelihood {
 
     /// -log L of each trial (forward passes only).
     pub fn neg_loglik_per_trial(&self, data: &SpikeData) -> Result<Vec<f64>, LikelihoodError> {
-        self.check_neurons(data)?;
+        self.check_data(data)?;
         data.trials()
             .par_iter()
             .enumerate()
@@ -171,7 +183,7 @@ impl Likelihood {
                 "the C gradient needs f_n(a) > 0, but neuron {n} has rate 0 at the left end"
             )));
         }
-        self.check_neurons(data)?;
+        self.check_data(data)?;
         let (m, k) = (self.nv(), self.spike_ops.len());
         let trials = data.trials();
         let intervals: usize = trials.iter().map(|t| t.isi().len()).sum();

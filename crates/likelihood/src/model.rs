@@ -48,6 +48,12 @@ impl Model {
         if let Some(p0) = &parts.p0 {
             check_density(&grid, "p0", p0)?;
         }
+        if parts.boundary == BoundaryMode::Reflecting && Grid::ne(&grid) < 2 {
+            return Err(LikelihoodError::InvalidModel(format!(
+                "a reflecting model needs a grid of at least 2 elements, the grid has ne = {}",
+                Grid::ne(&grid)
+            )));
+        }
         if !(parts.d.is_finite() && parts.d > 0.0) {
             return Err(LikelihoodError::InvalidModel(format!(
                 "D must be finite and > 0, got {}",

@@ -3,7 +3,8 @@
 //! `LikelihoodError` variants and how user input reaches them:
 //! - `InvalidModel`: `Model::new` (D, densities, rates), `peq_from_force`, `force_from_peq`,
 //!   `rate_from_fr`, `fr_from_rate`;
-//! - `DataModelMismatch`: data with more neurons than the model has rates;
+//! - `DataModelMismatch`: data with another neuron count than the model's, censored trials
+//!   on a reflecting model;
 //! - `ImpossibleSpike`: a spike of a neuron whose rate is zero everywhere;
 //! - `InvalidRequest`: an F0 gradient of an equilibrium model, a C gradient with f_n(a) = 0;
 //! - `Spectral`: nv = 0 or nv above the N - 2 available modes.
@@ -204,7 +205,7 @@ fn more_neurons_in_the_data_than_rates_is_a_mismatch() {
     mismatch(lik.neg_loglik(&d).map(|_| ()));
     mismatch(lik.neg_loglik_per_trial(&d).map(|_| ()));
     mismatch(lik.neg_loglik_and_grad(&d, GradRequest::FORCE).map(|_| ()));
-    // Fewer neurons in the data than in the model is fine.
+    // Fewer neurons in the data than in the model is a mismatch too: the counts must be equal.
     let m2 = with(&g, |_| {}).unwrap();
     let lik2 = Likelihood::new(&m2, 10, &DenseSolver).unwrap();
     let one = SpikeData::new(
@@ -212,7 +213,12 @@ fn more_neurons_in_the_data_than_rates_is_a_mismatch() {
         vec![Trial::new(vec![0.1, 0.1], vec![Some(0), None]).unwrap()],
     )
     .unwrap();
-    assert!(lik2.neg_loglik(&one).unwrap().is_finite());
+    let r = lik2.neg_loglik(&one);
+    assert!(
+        matches!(&r, Err(LikelihoodError::DataModelMismatch(msg))
+            if msg.contains("1 neuron,") && msg.contains("must be equal")),
+        "{r:?}"
+    );
 }
 
 #[test]
@@ -352,4 +358,50 @@ fn absorbing_trials_ending_in_a_spike_or_censored_are_accepted() {
     );
     // Absorption at the end is extra information: the two must differ.
     assert!((a - b).abs() > 1e-6 * a.abs(), "{a} vs {b}");
+}
+
+#[test]
+fn censored_trials_on_a_reflecting_model_are_a_mismatch() {
+    let g = grid();
+    let m = with(&g, |_| {}).unwrap();
+    let lik = Likelihood::new(&m, 10, &DenseSolver).unwrap();
+    let d = data(2);
+    let censored = SpikeData::new(
+        2,
+        d.trials()
+            .iter()
+            .enumerate()
+            .map(|(k, t)| t.clone().with_censored(k == 1))
+            .collect(),
+    )
+    .unwrap();
+    let mismatch = |r: Result<(), LikelihoodError>| {
+        assert!(
+            matches!(&r, Err(LikelihoodError::DataModelMismatch(msg))
+                if msg.contains("trial 1 is marked censored") && msg.contains("reflecting")),
+            "{r:?}"
+        )
+    };
+    mismatch(lik.neg_loglik(&censored).map(|_| ()));
+    mismatch(lik.neg_loglik_per_trial(&censored).map(|_| ()));
+    mismatch(lik.neg_loglik_and_grad(&censored, ALL_BUT_F0).map(|_| ()));
+    assert!(lik.neg_loglik(&d).unwrap().is_finite());
+}
+
+#[test]
+fn a_reflecting_model_on_one_element_is_an_invalid_grid() {
+    // Strong Neumann at both ends of a single element used to index out of bounds.
+    let g = Arc::new(Grid::new(-1.0, 1.0, 1, 4).unwrap());
+    invalid_model(with(&g, |_| {}), "at least 2 elements");
+    // The spectral crate refuses the problem too (for callers that skip `Model`).
+    let peq = vec![0.5; g.n()];
+    match latentflow_spectral::FokkerPlanck::new(&g, &peq, 1.0, BoundaryMode::Reflecting) {
+        Err(SpectralError::InvalidGrid(msg)) => {
+            assert!(msg.contains("at least 2 elements"), "{msg}")
+        }
+        other => panic!("expected InvalidGrid, got {other:?}"),
+    }
+    // Absorbing boundaries on one element are fine.
+    let m = with(&g, |p| p.boundary = BoundaryMode::Absorbing).unwrap();
+    assert_eq!(Likelihood::new(&m, 2, &DenseSolver).unwrap().nv(), 2);
 }

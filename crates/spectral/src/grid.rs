@@ -55,16 +55,44 @@ impl From<Grid> for GridSpecRaw {
     }
 }
 
+/// The most GLL nodes per element [`Grid::new`] accepts. The nodes come from Newton
+/// iterations on Legendre polynomials and the reference differentiation matrix is dense
+/// (np x np) with entries growing like np^2, so beyond a few dozen nodes the element loses
+/// accuracy instead of gaining it; refine with more elements instead (the paper uses np = 8).
+pub const MAX_NP: usize = 64;
+
+/// The most nodes N = ne (np - 1) + 1 [`Grid::new`] accepts: one million. Every model array
+/// (peq, p0, each neuron's rate, the eigenvectors: N x nv doubles) scales with N, and the
+/// paper's grid has N = 1,793; a million nodes already needs 512 MB per 64 eigenvectors, so
+/// a larger N is a typo (e.g. `ne = 100000000`) rather than a model, and is refused before
+/// anything is allocated.
+pub const MAX_NODES: usize = 1_000_000;
+
 impl Grid {
-    /// A grid on [xbegin, xend] with `ne` >= 1 elements of `np` >= 3 nodes.
+    /// A grid on [xbegin, xend] with `ne` >= 1 elements of 3 <= `np` <= [`MAX_NP`] nodes, at
+    /// most [`MAX_NODES`] nodes in all (checked before anything is allocated).
     pub fn new(xbegin: f64, xend: f64, ne: usize, np: usize) -> Result<Grid, SpectralError> {
         if np < 3 {
             return Err(SpectralError::InvalidGrid(format!(
                 "np must be >= 3 GLL nodes per element, got {np}"
             )));
         }
+        if np > MAX_NP {
+            return Err(SpectralError::InvalidGrid(format!(
+                "np = {np} GLL nodes per element is more than the {MAX_NP} supported (use more elements instead)"
+            )));
+        }
         if ne < 1 {
             return Err(SpectralError::InvalidGrid("ne must be >= 1 element".into()));
+        }
+        let nodes = ne
+            .checked_mul(np - 1)
+            .and_then(|v| v.checked_add(1))
+            .filter(|&n| n <= MAX_NODES);
+        if nodes.is_none() {
+            return Err(SpectralError::InvalidGrid(format!(
+                "ne = {ne} elements of np = {np} nodes is more than the {MAX_NODES} grid nodes supported"
+            )));
         }
         if !(xbegin.is_finite() && xend.is_finite() && xbegin < xend) {
             return Err(SpectralError::InvalidGrid(format!(
@@ -208,5 +236,31 @@ impl Grid {
             }
             start = out[base + np - 1];
         }
+    }
+}
+
+#[cfg(test)]
+mod limit_tests {
+    use super::*;
+
+    #[test]
+    fn sizes_beyond_the_limits_are_refused_before_allocating() {
+        // Each of these would allocate gigabytes or run for hours if built.
+        for (ne, np, needle) in [
+            (1, 100_000, "more than the 64 supported"),
+            (1, MAX_NP + 1, "more than the 64 supported"),
+            (100_000_000, 4, "grid nodes supported"),
+            (1_000_000_000, 8, "grid nodes supported"),
+            (usize::MAX, 8, "grid nodes supported"),
+        ] {
+            match Grid::new(-1.0, 1.0, ne, np) {
+                Err(SpectralError::InvalidGrid(msg)) => assert!(msg.contains(needle), "{msg}"),
+                other => panic!("ne {ne}, np {np}: {other:?}"),
+            }
+        }
+        // The limits themselves are accepted.
+        assert_eq!(Grid::new(-1.0, 1.0, 2, MAX_NP).unwrap().np(), MAX_NP);
+        let ne = (MAX_NODES - 1) / 7;
+        assert_eq!(Grid::new(-1.0, 1.0, ne, 8).unwrap().n(), ne * 7 + 1);
     }
 }

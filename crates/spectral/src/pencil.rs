@@ -229,6 +229,16 @@ impl SturmLiouville {
                 )));
             }
         }
+        if grid.ne() < 2
+            && (left == BoundaryCondition::Neumann || right == BoundaryCondition::Neumann)
+        {
+            // Strong Neumann eliminates an end value through its element's derivative row,
+            // which on a single element involves the other end's node as well.
+            return Err(SpectralError::InvalidGrid(format!(
+                "a reflecting (strongly imposed Neumann) boundary needs at least 2 elements, the grid has ne = {}",
+                grid.ne()
+            )));
+        }
         let np = grid.np();
         let b = np - 1;
         let (_, wref) = crate::gll::gll_nodes_weights(np);

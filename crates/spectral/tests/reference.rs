@@ -67,5 +67,5 @@ fn grid_and_eigenvalues_match_every_reference_case() {
             }
         }
     }
-    assert_eq!(count, 4);
+    assert_eq!(count, 5);
 }
