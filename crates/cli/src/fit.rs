@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use latentflow::data::SpikeData;
-use latentflow::optim::{CheckpointConfig, Fit, FitConfig, Params, ProgressObserver, SpikeProblem};
+use latentflow::optim::{CheckpointConfig, Fit, FitConfig, Params, SpikeProblem};
+
+use crate::progress::ProgressObserver;
 use latentflow::spectral::BandedSolver;
 use serde_json::json;
 
@@ -102,9 +104,7 @@ pub fn run_fit(
     let outcome = fit.run(&mut observers);
     crate::report::step_warning(fit.path(), "fit");
     let path_file = out.join("fit_path.json");
-    fit.path()
-        .write_json(&path_file)
-        .with_context(|| format!("writing {}", path_file.display()))?;
+    fit.path().write_json(&path_file)?;
     outcome.with_context(|| {
         format!(
             "fit stopped; the path so far is in {} and the last good checkpoint in {}",
@@ -117,9 +117,7 @@ pub fn run_fit(
 
 /// Runs `latentflow fit`.
 pub fn run(args: FitArgs) -> anyhow::Result<()> {
-    let read = |p: &PathBuf| {
-        SpikeData::read(p).with_context(|| format!("reading spike data {}", p.display()))
-    };
+    let read = |p: &PathBuf| SpikeData::read(p);
     let train = read(&args.data)?;
     let validation = args.validation.as_ref().map(read).transpose()?;
     let setup = args.init.build(&train)?;

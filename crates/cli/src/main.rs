@@ -7,6 +7,7 @@ mod init;
 mod loglik;
 mod plateau;
 mod plots;
+mod progress;
 mod rates;
 mod report;
 mod samples;

@@ -155,10 +155,12 @@ fn plateau_panel(path: &FitPath, title: &str, consistent: Option<u64>) -> Option
         radius: 6,
     });
     if let Some(m) = consistent.and_then(|c| models.iter().find(|m| m.record.iteration == c)) {
-        plot.vlines.push(VLine {
-            x: (m.record.iteration as f64).max(1.0),
+        plot.points.push(Points {
             label: format!("feature consistency (iteration {})", m.record.iteration),
-            style: Style::colour(2).dashed(),
+            x: vec![(m.record.iteration as f64).max(1.0)],
+            y: vec![val(m).map_or(f64::NAN, |v| v - v_min)],
+            colour: 2,
+            radius: 6,
         });
     }
     Some(plot)

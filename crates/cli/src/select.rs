@@ -7,7 +7,9 @@ use std::time::Instant;
 use anyhow::Context;
 use indicatif::MultiProgress;
 use latentflow::data::{SpikeData, Split};
-use latentflow::optim::{Observer, ProgressObserver};
+use latentflow::optim::Observer;
+
+use crate::progress::ProgressObserver;
 use latentflow::orientation::Orientation;
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::FeatureConsistency;
@@ -129,8 +131,7 @@ pub struct SelectArgs {
 
 /// Runs `latentflow select`.
 pub fn run(args: SelectArgs) -> anyhow::Result<()> {
-    let data = SpikeData::read(&args.data)
-        .with_context(|| format!("reading spike data {}", args.data.display()))?;
+    let data = SpikeData::read(&args.data)?;
     let init = args.init.build(&data)?;
     let json = json!({ "data": { "file": args.data.display().to_string() } });
     run_pipeline(

@@ -302,7 +302,7 @@ impl Pipeline {
     }
 
     fn should_stop(&self, fits: &[Fit<SpikeProblem>; 2], rule: &EarlyStop) -> Result<bool, Error> {
-        let (p0, p1) = self.oriented_points([fits[0].path(), fits[1].path()])?.1;
+        let [p0, p1] = self.oriented_points([fits[0].path(), fits[1].path()])?.1;
         rule.reached(
             &self.config.consistency_kl,
             self.grid.w(),
@@ -316,19 +316,19 @@ impl Pipeline {
     fn oriented_points(
         &self,
         paths: [&FitPath; 2],
-    ) -> Result<(OrientationChoice, (Vec<PathPoint>, Vec<PathPoint>)), Error> {
+    ) -> Result<(OrientationChoice, [Vec<PathPoint>; 2]), Error> {
         let choice = choose_orientation(&self.grid, paths[0], paths[1])?;
         Ok((
             choice,
-            (
+            [
                 path_points(paths[0], Orientation::AsFitted),
                 path_points(paths[1], choice.half2),
-            ),
+            ],
         ))
     }
 
     fn select(&self, paths: &[FitPath; 2]) -> Result<Selections, Error> {
-        let (orientation, (p0, p1)) = self.oriented_points([&paths[0], &paths[1]])?;
+        let (orientation, [p0, p1]) = self.oriented_points([&paths[0], &paths[1]])?;
         let w = self.grid.w();
         Ok(Selections {
             kl: self.config.consistency_kl.select(w, &p0, &p1)?,

@@ -30,6 +30,7 @@
 //! ```
 
 mod accumulate;
+mod complexity;
 mod decays;
 mod gradient;
 mod kernels;
@@ -37,6 +38,7 @@ mod model;
 mod passes;
 mod setup;
 
+pub use complexity::feature_complexity;
 pub use gradient::{GradRequest, Gradients};
 pub use latentflow_spectral::NORMALISATION_TOL;
 pub use model::{Model, ModelParts, force_from_peq, fr_from_rate, peq_from_force, rate_from_fr};

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::{FitState, OptimError};
 
-/// Format tag at the start of every checkpoint file.
-const MAGIC: &[u8; 8] = b"LFCKPT01";
+/// Format tag at the start of every checkpoint file: "LFCKPT" and a two-digit format version
+/// (02: the fit state carries the step control).
+const MAGIC: &[u8; 8] = b"LFCKPT02";
 
 /// What a checkpoint holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,7 +45,14 @@ pub(crate) fn write_checkpoint(path: &Path, cp: &Checkpoint) -> Result<(), Optim
 pub(crate) fn read_checkpoint(path: &Path) -> Result<Checkpoint, OptimError> {
     let bytes = std::fs::read(path).map_err(|e| io_err(path, e))?;
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
-        return Err(io_err(path, "not a latentflow checkpoint"));
+        return Err(io_err(
+            path,
+            if bytes.starts_with(&MAGIC[..6]) {
+                "a checkpoint of another latentflow version; start the fit anew (without --resume)"
+            } else {
+                "not a latentflow checkpoint"
+            },
+        ));
     }
     let (cp, used): (Checkpoint, usize) =
         bincode::serde::decode_from_slice(&bytes[MAGIC.len()..], bincode::config::standard())

@@ -46,7 +46,7 @@ pub use fit::{AcceptedPoint, Fit, FitState};
 pub use method::{
     Floors, LearningRates, Method, MethodState, REFERENCE_SPIKES, RateScale, SpikeCounts,
 };
-pub use observe::{Observer, ProgressObserver};
+pub use observe::Observer;
 pub use params::{Params, Rates};
 pub use path::{FitPath, IterationRecord, SavedModel};
 pub use problem::{Evaluation, Problem, SpikeProblem};
@@ -79,7 +79,4 @@ pub enum OptimError {
     /// The data failed.
     #[error(transparent)]
     Data(#[from] latentflow_data::DataError),
-    /// Model selection helpers failed.
-    #[error(transparent)]
-    Select(#[from] latentflow_select::SelectError),
 }

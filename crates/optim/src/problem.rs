@@ -154,7 +154,7 @@ impl Problem for SpikeProblem {
         };
         let model = lik.model();
         let feature_complexity =
-            latentflow_select::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
+            latentflow_likelihood::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
         let peq = model.peq().to_vec();
         self.warm = Some(lik.into_modes());
         Ok(Evaluation {

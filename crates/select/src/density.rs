@@ -69,28 +69,6 @@ pub(crate) fn check_density(w: &[f64], p: &[f64], what: &str) -> Result<(), Sele
     Ok(())
 }
 
-/// Feature complexity of an equilibrium model, `FC = (1/4) sum_i w_i F_i^2 peq_i`
-/// (= `integral (d sqrt(peq)/dx)^2 dx`; units 1/length^2 of the latent axis).
-///
-/// `force` is the driving force `F = d log peq / dx` at the nodes. It is passed in because the
-/// derivative operator of the grid lives in `latentflow-spectral`; this crate works on plain
-/// slices. `peq` must be a normalised density for `w`.
-///
-/// # Errors
-/// Empty input, length mismatch, non-finite entries, non-positive weights, a negative or
-/// non-normalised `peq`.
-pub fn feature_complexity(w: &[f64], peq: &[f64], force: &[f64]) -> Result<f64, SelectError> {
-    check_weights(w)?;
-    check_density(w, peq, "peq")?;
-    check_finite(force, w.len(), "force")?;
-    Ok(0.25
-        * w.iter()
-            .zip(peq)
-            .zip(force)
-            .map(|((wi, pi), fi)| wi * fi * fi * pi)
-            .sum::<f64>())
-}
-
 /// The divergence used to compare two densities.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Divergence {
@@ -298,20 +276,6 @@ mod tests {
     }
 
     #[test]
-    fn feature_complexity_of_a_gaussian_is_one_over_four_sigma_squared() {
-        let (x, w) = trapezoid(-12.0, 12.0, 4001);
-        let (mu, sigma) = (0.3, 0.8);
-        let p = gaussian(&w, &x, mu, sigma);
-        let force: Vec<f64> = x.iter().map(|xi| -(xi - mu) / (sigma * sigma)).collect();
-        let fc = feature_complexity(&w, &p, &force).unwrap();
-        let expected = 1.0 / (4.0 * sigma * sigma);
-        assert!(
-            (fc - expected).abs() < 1e-9 * expected,
-            "{fc} vs {expected}"
-        );
-    }
-
-    #[test]
     fn input_errors_name_the_problem() {
         let w = [0.5, 0.5];
         let p = [1.0, 1.0];
@@ -354,10 +318,6 @@ mod tests {
         // Zeros at the same node are harmless; JS accepts any zeros.
         assert!(symmetric_kl(&w, &[0.0, 2.0], &[0.0, 2.0]).is_ok());
         assert!(jensen_shannon(&w, &[0.0, 2.0], &[2.0, 0.0]).is_ok());
-        assert!(matches!(
-            feature_complexity(&w, &p, &[1.0, f64::INFINITY]),
-            Err(SelectError::NonFinite { ref what, index: 1, .. }) if what == "force"
-        ));
     }
 
     #[test]

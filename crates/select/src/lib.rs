@@ -3,7 +3,6 @@
 //!
 //! A fit produces a *path* of models — equilibrium densities `peq` on a grid, one per saved
 //! iteration ([`PathPoint`]). This crate offers
-//! - [`feature_complexity`] of a model, `(1/4) sum w F^2 peq`;
 //! - divergences between densities on a grid: [`kl_divergence`], [`symmetric_kl`],
 //!   [`jensen_shannon`] (nats);
 //! - **feature consistency** ([`FeatureConsistency::select`]), the paper's method: fit two data
@@ -82,9 +81,7 @@ pub use consistency::{
     FeatureConsistency, FeatureConsistencyResult, GapSide, MAX_AXIS_POINTS, PathPoint,
     SelectedPair, SelectionWarning,
 };
-pub use density::{
-    Divergence, NORMALISATION_TOL, feature_complexity, jensen_shannon, kl_divergence, symmetric_kl,
-};
+pub use density::{Divergence, NORMALISATION_TOL, jensen_shannon, kl_divergence, symmetric_kl};
 pub use error::SelectError;
 pub use generalization::{BestGeneralizationResult, best_generalization};
 pub use wells::find_wells;

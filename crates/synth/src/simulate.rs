@@ -4,6 +4,7 @@
 //! rescaling and the trial as a spike train).
 
 mod path;
+mod sample;
 mod spikes;
 mod tables;
 
@@ -14,8 +15,8 @@ use rayon::prelude::*;
 use crate::{Amount, SimulationConfig, SynthError, TrialLength};
 use tables::Tables;
 
-pub use path::{LatentPath, reflect};
-pub use spikes::{Spike, TrialSample};
+pub use path::reflect;
+pub use sample::{LatentPath, Spike, TrialSample};
 pub use tables::{MAX_DIFFUSION_STEP, MAX_DRIFT_STEP};
 
 /// Most trials one call may simulate (a guard against amounts that cannot be reached).

@@ -6,24 +6,15 @@ use latentflow_spectral::BoundaryMode;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use rand_distr::{Distribution, Exp1, StandardNormal};
-use serde::{Deserialize, Serialize};
 
 use super::Simulator;
-use super::spikes::{Spike, TrialSample, emit};
+use super::sample::{LatentPath, Spike, TrialSample};
+use super::spikes::emit;
 use crate::TrialLength;
 
 /// Brownian-bridge crossing probabilities exp(-d0 d1 / (D dt)) below exp(-BRIDGE_CUTOFF)
 /// (~1e-11) are neglected.
 const BRIDGE_CUTOFF: f64 = 25.0;
-
-/// A recorded latent path: x(t_i) at times t_i (s from the trial start).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct LatentPath {
-    /// Times (s), increasing; the last one is the trial end.
-    pub t: Vec<f64>,
-    /// Latent state at those times.
-    pub x: Vec<f64>,
-}
 
 impl Simulator {
     pub(super) fn trial_unchecked(
