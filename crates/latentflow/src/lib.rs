@@ -95,6 +95,9 @@ pub enum Error {
     /// Synthetic data.
     #[error(transparent)]
     Synth(#[from] latentflow_synth::SynthError),
+    /// Inconsistent settings.
+    #[error("invalid settings: {0}")]
+    Config(String),
     /// A file could not be read or written, or has the wrong content.
     #[error("{path}: {message}")]
     File {

@@ -59,6 +59,31 @@ impl EarlyStop {
     }
 }
 
+impl EarlyStop {
+    /// Checks the ranges: a check period of at least 1, a finite margin >= 0, and
+    /// 0 < validation_behind <= 1.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.check_every == 0 {
+            return Err(Error::Config(
+                "early stop: the check period must be at least 1".into(),
+            ));
+        }
+        if !(self.margin.is_finite() && self.margin >= 0.0) {
+            return Err(Error::Config(format!(
+                "early stop: the margin {} must be finite and >= 0",
+                self.margin
+            )));
+        }
+        if !(self.validation_behind > 0.0 && self.validation_behind <= 1.0) {
+            return Err(Error::Config(format!(
+                "early stop: validation_behind {} must lie in (0, 1]",
+                self.validation_behind
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl Default for EarlyStop {
     fn default() -> Self {
         EarlyStop {
@@ -92,6 +117,30 @@ pub struct PipelineConfig {
     pub checkpoint_dir: Option<PathBuf>,
     /// Checkpoint every this many iterations.
     pub checkpoint_every: u64,
+}
+
+impl PipelineConfig {
+    /// Checks every setting: the fit's ([`FitConfig::validate`]), both selections', the early
+    /// stop's, nv >= 1 and a checkpoint period >= 1.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.fit.validate()?;
+        self.consistency_kl.validate()?;
+        self.consistency_js.validate()?;
+        if let Some(rule) = &self.early_stop {
+            rule.validate()?;
+        }
+        if self.nv == 0 {
+            return Err(Error::Config(
+                "at least one eigenmode must be kept (nv >= 1)".into(),
+            ));
+        }
+        if self.checkpoint_every == 0 {
+            return Err(Error::Config(
+                "checkpoints need a period of at least 1 iteration".into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for PipelineConfig {
@@ -146,12 +195,14 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Splits `data` and prepares the fits from `initial` (whose grid must be `config.grid`).
+    /// Checks `config` ([`PipelineConfig::validate`]), splits `data` and prepares the fits
+    /// from `initial` (whose grid must be `config.grid`).
     pub fn new(
         data: &SpikeData,
         initial: &Model,
         config: PipelineConfig,
     ) -> Result<Pipeline, Error> {
+        config.validate()?;
         let grid = config.grid.build()?;
         if grid.n() != initial.grid().n() {
             return Err(Error::File {

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use latentflow_data::{SpikeData, Trial};
 use latentflow_likelihood::{GradRequest, Model, ModelParts, peq_from_force};
 use latentflow_optim::{
-    CheckpointConfig, Fit, FitConfig, LearningRates, LineSearch, Method, Minibatch, OptimError,
-    Params, SpikeProblem,
+    Backtracking, CheckpointConfig, Fit, FitConfig, LearningRates, LineSearch, Method, Minibatch,
+    OptimError, Params, SpikeProblem,
 };
 use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow_synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
 
 const GRID: (f64, f64, usize, usize) = (-1.0, 1.0, 8, 6);
 const NV: usize = 16;
@@ -163,12 +164,142 @@ fn fitting_d_and_minibatches_is_deterministic() {
     assert_ne!(a.state().params.d, 3.0, "D was not fitted");
 }
 
+/// A fit of the paper's double well (4,000 spikes, cos^2 start) with 50 times the default
+/// rate: the first steps raise -log L and are rejected, the rates come down by halvings, and
+/// the fit then goes where the default-rate fit goes (every accepted step lowers -log L,
+/// within the tolerance). Without the safeguard the same rate overshoots.
+#[test]
+fn backtracking_rescues_a_huge_learning_rate() {
+    let g = Arc::new(Grid::new(-1.0, 1.0, 16, 8).unwrap());
+    let data = Simulator::new(SimulationConfig::paper())
+        .unwrap()
+        .run(Amount::Spikes(4_000), TrialLength::Fixed(10.0), 3)
+        .unwrap()
+        .data;
+    let model = Model::new(
+        g.clone(),
+        ModelParts {
+            boundary: BoundaryMode::Reflecting,
+            peq: Potential::cos_squared().peq(g.x(), g.w()).unwrap(),
+            p0: None,
+            d: 10.0,
+            rates: vec![TuningCurve::paper().rates_on(g.x())],
+        },
+    )
+    .unwrap();
+    let run = |force: f64, iterations: u64, guard: bool| {
+        let problem = SpikeProblem::new(
+            g.clone(),
+            BoundaryMode::Reflecting,
+            data.clone(),
+            None,
+            NV,
+            Box::new(BandedSolver::default()),
+        );
+        let config = FitConfig {
+            iterations,
+            learning_rates: LearningRates {
+                force,
+                ..LearningRates::default()
+            },
+            backtracking: guard.then(Backtracking::default),
+            ..FitConfig::default()
+        };
+        let params = Params::from_model(&model, false).unwrap();
+        let mut fit = Fit::new(
+            problem,
+            params,
+            config,
+            (-1.0, 1.0, 16, 8),
+            BoundaryMode::Reflecting,
+            NV,
+        )
+        .unwrap();
+        let outcome = fit.run(&mut []);
+        (outcome, fit.into_path())
+    };
+    let (outcome, huge) = run(0.25, 150, true);
+    outcome.unwrap();
+    let r = &huge.records;
+    let rejected: u32 = r.iter().map(|x| x.rejected_steps).sum();
+    assert!(rejected >= 3, "only {rejected} steps rejected");
+    assert!(r.iter().any(|x| x.step_factor < 1.0));
+    let tolerance = Backtracking::default().tolerance;
+    for w in r.windows(2) {
+        assert!(w[1].train_neg_loglik <= w[0].train_neg_loglik + tolerance);
+    }
+    let (outcome, sensible) = run(0.005, 1_500, true);
+    outcome.unwrap();
+    let (start, a, b) = (
+        r[0].train_neg_loglik,
+        r.last().unwrap().train_neg_loglik,
+        sensible.records.last().unwrap().train_neg_loglik,
+    );
+    eprintln!("-log L: start {start}, huge rate guarded {a} ({rejected} rejected), default {b}");
+    assert!(
+        a < start - 0.9 * (start - b),
+        "huge rate: {start} -> {a}; default: {b}"
+    );
+    let (_, unguarded) = run(0.25, 150, false);
+    let rise = unguarded
+        .records
+        .windows(2)
+        .map(|w| w[1].train_neg_loglik - w[0].train_neg_loglik)
+        .fold(0.0f64, f64::max);
+    assert!(rise > 1.0, "unguarded, the largest rise is {rise}");
+}
+
+/// Settings are checked when a fit is made, not clamped.
+#[test]
+fn bad_settings_are_refused() {
+    let g = grid();
+    let params = Params::from_model(&initial(&g), false).unwrap();
+    for config in [
+        FitConfig {
+            learning_rates: LearningRates {
+                force: -0.005,
+                ..LearningRates::default()
+            },
+            ..FitConfig::default()
+        },
+        FitConfig {
+            learning_rates: LearningRates {
+                d: f64::NAN,
+                ..LearningRates::default()
+            },
+            ..FitConfig::default()
+        },
+        FitConfig {
+            minibatch: Some(Minibatch { size: 0, seed: 1 }),
+            ..FitConfig::default()
+        },
+        FitConfig {
+            fit: GradRequest::default(),
+            ..FitConfig::default()
+        },
+    ] {
+        let err = Fit::new(
+            problem(&g),
+            params.clone(),
+            config,
+            GRID,
+            BoundaryMode::Reflecting,
+            NV,
+        )
+        .unwrap_err();
+        assert!(matches!(err, OptimError::Config(_)), "{err}");
+    }
+}
+
+/// With the safeguard off, a diverging fit stops with the iteration and keeps the last good
+/// checkpoint.
 #[test]
 fn divergence_stops_with_the_iteration_and_keeps_the_checkpoint() {
     let dir = std::env::temp_dir().join(format!("lf-diverge-{}", std::process::id()));
     let cp = dir.join("fit.ckpt");
     let mut fit = new_fit(FitConfig {
         iterations: 1000,
+        backtracking: None,
         learning_rates: LearningRates {
             force: 1e4,
             ..LearningRates::paper()
@@ -231,6 +362,8 @@ fn line_search_on_d_decreases_the_loss_each_step() {
             ..LearningRates::paper()
         },
         line_search: Some(LineSearch::default()),
+        // The line search alone must keep the steps down, not the step rejection.
+        backtracking: None,
         ..FitConfig::default()
     });
     fit.run(&mut []).unwrap();
