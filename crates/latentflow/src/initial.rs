@@ -1,4 +1,5 @@
-//! A starting guess for the tuning curves of a recording whose tuning is unknown.
+//! Initial models: the paper's ([`paper_initial_model`]), and a starting guess for the tuning
+//! curves of a recording whose tuning is unknown ([`initial_tuning`]).
 //!
 //! Flat rates are a poor start when the rates are fitted: with f_n constant in x the spikes say
 //! nothing about x, the posterior of the latent is its prior at every time, and every gradient
@@ -6,8 +7,29 @@
 //! [`initial_tuning`] starts instead from each neuron's mean rate tilted along a crude latent
 //! proxy: the first principal component of the population's binned spike counts.
 
+use std::sync::Arc;
+
 use latentflow_data::SpikeData;
-use latentflow_spectral::Grid;
+use latentflow_likelihood::{Model, ModelParts};
+use latentflow_spectral::{BoundaryMode, Grid};
+use latentflow_synth::{Potential, TuningCurve};
+
+use crate::Error;
+
+/// The paper's initial model on `grid`: peq ~ cos^2(pi x / 2), D = 10 /s, one neuron at the
+/// paper's rate max(100 (x + 1), 1) Hz, reflecting bounds (`docs/method.md` §7).
+pub fn paper_initial_model(grid: &Arc<Grid>) -> Result<Model, Error> {
+    Ok(Model::new(
+        grid.clone(),
+        ModelParts {
+            boundary: BoundaryMode::Reflecting,
+            peq: Potential::cos_squared().peq(grid.x(), grid.w())?,
+            p0: None,
+            d: 10.0,
+            rates: vec![TuningCurve::paper().rates_on(grid.x())],
+        },
+    )?)
+}
 
 /// Largest |slope| of ln f_n against the scaled latent t in [-1, 1]: the initial rates vary
 /// by at most e^(2 x 1.5) ~ 20 over the domain.

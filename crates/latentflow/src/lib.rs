@@ -70,7 +70,7 @@ pub mod orientation;
 pub mod pipeline;
 pub mod recovery;
 
-pub use initial::initial_tuning;
+pub use initial::{initial_tuning, paper_initial_model};
 pub use model_file::{GridSpec, ModelFile};
 pub use pipeline::{Pipeline, PipelineConfig, PipelineResult};
 

@@ -4,12 +4,10 @@
 //! halves of ~10,000 spikes the two conventions take steps within a few percent of each other.
 
 use latentflow::data::Split;
-use latentflow::likelihood::{Model, ModelParts};
 use latentflow::optim::{FitConfig, LearningRates, RateScale};
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::symmetric_kl;
-use latentflow::spectral::BoundaryMode;
-use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
+use latentflow::synth::{Amount, SimulationConfig, Simulator, TrialLength};
 use latentflow::{GridSpec, Pipeline, PipelineConfig, PipelineResult};
 
 const GRID: GridSpec = GridSpec {
@@ -26,17 +24,7 @@ fn run(scale: RateScale) -> PipelineResult {
         .unwrap()
         .data;
     let grid = GRID.build().unwrap();
-    let initial = Model::new(
-        grid.clone(),
-        ModelParts {
-            boundary: BoundaryMode::Reflecting,
-            peq: Potential::cos_squared().peq(grid.x(), grid.w()).unwrap(),
-            p0: None,
-            d: 10.0,
-            rates: vec![TuningCurve::paper().rates_on(grid.x())],
-        },
-    )
-    .unwrap();
+    let initial = latentflow::paper_initial_model(&grid).unwrap();
     let config = PipelineConfig {
         grid: GRID,
         nv: 32,

@@ -11,10 +11,8 @@
 use std::path::PathBuf;
 
 use latentflow::data::Split;
-use latentflow::likelihood::{Model, ModelParts};
 use latentflow::optim::{FitConfig, FitPath, LearningRates};
-use latentflow::spectral::BoundaryMode;
-use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
+use latentflow::synth::{Amount, SimulationConfig, Simulator, TrialLength};
 use latentflow::{GridSpec, Pipeline, PipelineConfig};
 use serde_json::{Value, json};
 
@@ -65,17 +63,7 @@ fn the_demo_path_with_the_paper_rate_is_bit_identical() {
         .unwrap()
         .data;
     let grid = GridSpec::PAPER.build().unwrap();
-    let initial = Model::new(
-        grid.clone(),
-        ModelParts {
-            boundary: BoundaryMode::Reflecting,
-            peq: Potential::cos_squared().peq(grid.x(), grid.w()).unwrap(),
-            p0: None,
-            d: 10.0,
-            rates: vec![TuningCurve::paper().rates_on(grid.x())],
-        },
-    )
-    .unwrap();
+    let initial = latentflow::paper_initial_model(&grid).unwrap();
     let config = PipelineConfig {
         split: Split::Alternating,
         fit: FitConfig {

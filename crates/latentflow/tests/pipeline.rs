@@ -3,12 +3,11 @@
 //! within CI time.
 
 use latentflow::data::{SpikeData, Split};
-use latentflow::likelihood::{Model, ModelParts};
+use latentflow::likelihood::Model;
 use latentflow::optim::FitConfig;
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::{find_wells, symmetric_kl};
-use latentflow::spectral::BoundaryMode;
-use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
+use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength};
 use latentflow::{GridSpec, Pipeline, PipelineConfig, PipelineResult};
 
 const GRID: GridSpec = GridSpec {
@@ -25,17 +24,7 @@ fn setup(spikes: u64, iterations: u64) -> (SpikeData, Model, PipelineConfig, Vec
         .run(Amount::Spikes(spikes), TrialLength::Fixed(10.0), 11)
         .unwrap()
         .data;
-    let initial = Model::new(
-        grid.clone(),
-        ModelParts {
-            boundary: BoundaryMode::Reflecting,
-            peq: Potential::cos_squared().peq(grid.x(), grid.w()).unwrap(),
-            p0: None,
-            d: 10.0,
-            rates: vec![TuningCurve::paper().rates_on(grid.x())],
-        },
-    )
-    .unwrap();
+    let initial = latentflow::paper_initial_model(&grid).unwrap();
     let config = PipelineConfig {
         grid: GRID,
         nv: 24,
