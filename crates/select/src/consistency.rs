@@ -15,7 +15,8 @@ pub const MAX_AXIS_POINTS: usize = 1_000_000;
 pub struct PathPoint {
     /// Optimisation iteration at which the model was saved.
     pub iteration: u64,
-    /// Feature complexity of the model (see [`crate::feature_complexity`]); finite, >= 0.
+    /// Feature complexity of the model, `(1/4) sum w F^2 peq`
+    /// (`latentflow_likelihood::feature_complexity`); finite, >= 0.
     pub feature_complexity: f64,
     /// Equilibrium density at the grid nodes, normalised for the grid's weights.
     pub peq: Vec<f64>,
