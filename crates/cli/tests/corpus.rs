@@ -608,20 +608,15 @@ fn generated(rng: &mut Rng) -> Vec<Case> {
 fn hand_cases() -> Vec<Case> {
     let one = ("one.json".to_string(), ONE_NEURON_JSON.as_bytes().to_vec());
     let model2 = model_text(&small_model(2, 4, BoundaryMode::Reflecting));
-    let fit = |extra: &[&str]| {
-        let mut a = strings(&[
-            "fit",
-            "--data",
-            "{dir}/one.json",
-            "--out",
-            "{dir}/fit",
-            "--iterations",
-            "1",
-            "--quiet",
-        ]);
+    // `fit` on the spike file `data` (in the case's directory) for one iteration.
+    let fit_on = |data: &str, extra: &[&str]| {
+        let mut a = strings(&["fit", "--data", &format!("{{dir}}/{data}"), "--out"]);
+        a.extend(strings(&["{dir}/fit", "--iterations", "1", "--quiet"]));
         a.extend(strings(extra));
         a
     };
+    let fit = |extra: &[&str]| fit_on("one.json", extra);
+    let tiny_mean = ["--rate", "mean", "--ne", "4", "--np", "4", "--nv", "2"];
     let fit_outputs = strings(&["fit"]);
     // A model file on one element: valid JSON, rejected by the reflecting-boundary check.
     let mut ne1 = serde_json::to_value(ModelFile::from_model(&small_model(
@@ -718,48 +713,14 @@ fn hand_cases() -> Vec<Case> {
         Case {
             name: "neuron id 4294967295 with --rate mean".into(),
             files: vec![file("big_id.json", big_id.as_bytes())],
-            args: strings(&[
-                "fit",
-                "--data",
-                "{dir}/big_id.json",
-                "--out",
-                "{dir}/fit",
-                "--iterations",
-                "1",
-                "--quiet",
-                "--rate",
-                "mean",
-                "--ne",
-                "4",
-                "--np",
-                "4",
-                "--nv",
-                "2",
-            ]),
+            args: fit_on("big_id.json", &tiny_mean),
             needle: "big_id.json".into(),
             outputs: fit_outputs.clone(),
         },
         Case {
             name: "num_neurons 1e8".into(),
             files: vec![file("many.json", many.as_bytes())],
-            args: strings(&[
-                "fit",
-                "--data",
-                "{dir}/many.json",
-                "--out",
-                "{dir}/fit",
-                "--iterations",
-                "1",
-                "--quiet",
-                "--rate",
-                "mean",
-                "--ne",
-                "4",
-                "--np",
-                "4",
-                "--nv",
-                "2",
-            ]),
+            args: fit_on("many.json", &tiny_mean),
             needle: "many.json".into(),
             outputs: fit_outputs.clone(),
         },
