@@ -2,7 +2,7 @@
 //! update rule. Shared by `fit`, `select`, `demo` and `experiment`.
 
 use latentflow::likelihood::GradRequest;
-use latentflow::optim::{FitConfig, LearningRates, Method};
+use latentflow::optim::{FitConfig, LearningRates, Method, Rkc};
 
 use crate::init::ParamChoice;
 
@@ -22,9 +22,25 @@ pub struct StepArgs {
     /// F0 0.005, Fr 0.005, C 0.01. With F 0.005 this is the original code's exact path.
     #[arg(long)]
     pub absolute_lr: bool,
-    /// Use Adam instead of plain gradient descent.
-    #[arg(long)]
-    pub adam: bool,
+    /// How the descent path is followed: `gd`, plain gradient descent (one gradient
+    /// evaluation per iteration, the paper's method); `rkc`, the same path by a
+    /// Runge–Kutta–Chebyshev integrator with error control (one record per step of many
+    /// iterations, far fewer evaluations on long paths); `adam`, Adam instead of gradient
+    /// descent (a different path).
+    #[arg(long, value_enum, default_value_t = PathMethod::Gd)]
+    pub method: PathMethod,
+}
+
+/// The `--method` choices.
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PathMethod {
+    /// Plain gradient descent.
+    #[default]
+    Gd,
+    /// Gradient descent's path by the RKC integrator.
+    Rkc,
+    /// Adam.
+    Adam,
 }
 
 /// Parses `NAME=VALUE` or `VALUE` (for F); the value must be finite and > 0.
@@ -81,10 +97,10 @@ impl StepArgs {
     pub fn fit_config(&self, iterations: u64, fit: GradRequest) -> FitConfig {
         FitConfig {
             iterations,
-            method: if self.adam {
-                Method::adam()
-            } else {
-                Method::GradientDescent
+            method: match self.method {
+                PathMethod::Gd => Method::GradientDescent,
+                PathMethod::Rkc => Method::Rkc(Rkc::default()),
+                PathMethod::Adam => Method::adam(),
             },
             learning_rates: self.learning_rates(),
             fit,
@@ -119,7 +135,7 @@ mod tests {
                 (ParamChoice::C, 0.5),
             ],
             absolute_lr: false,
-            adam: true,
+            method: PathMethod::Adam,
         };
         let c = args.fit_config(7, GradRequest::FORCE);
         let r = c.learning_rates;

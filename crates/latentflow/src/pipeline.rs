@@ -260,61 +260,55 @@ impl Pipeline {
         )?)
     }
 
-    /// Runs both fits in lockstep (in parallel), then the selections.
+    /// Runs both fits (in parallel) from check to check of the early-stop rule, then the
+    /// selections. Each fit runs to the same iteration between checks ([`Fit::run_until`]),
+    /// so the rule sees both paths at the same iteration whatever the path method.
     pub fn run(&self, observers: [Option<&mut dyn Observer>; 2]) -> Result<PipelineResult, Error> {
         let start = Instant::now();
         let c = &self.config;
         let mut fits = [self.fit_for(0)?, self.fit_for(1)?];
         let [mut obs0, mut obs1] = observers;
         let total = c.fit.iterations;
+        let period = c.early_stop.map_or(total.max(1), |rule| rule.check_every);
         // Resuming: a run stopped between writing the two checkpoints left one fit a
-        // checkpoint interval behind (or without a checkpoint). Bring it level first; each
-        // fit's steps depend on its own state only.
-        let resumed = fits[0].state().iteration.max(fits[1].state().iteration);
-        for f in &mut fits {
-            while f.state().iteration < resumed {
-                f.step()?;
-            }
-        }
+        // checkpoint interval behind (or without a checkpoint); the first leg brings it level.
         // Checkpoints are written before the early-stop check of their iteration, and an
         // early-stopped run's last checkpoint is at the iteration where it stopped: make that
         // check again, or a resumed run would go on where the uninterrupted one stopped.
-        let mut stopped_early = resumed > 0
-            && match &c.early_stop {
-                Some(rule) => {
-                    resumed.is_multiple_of(rule.check_every.max(1))
-                        && self.should_stop(&fits, rule)?
+        let resumed = fits[0].state().iteration.max(fits[1].state().iteration);
+        let mut target = resumed;
+        let mut stopped_early = false;
+        loop {
+            if fits.iter().all(|f| f.state().iteration >= target) {
+                if target > 0
+                    && let Some(rule) = &c.early_stop
+                    && target.is_multiple_of(rule.check_every)
+                    && self.should_stop(&fits, rule)?
+                {
+                    stopped_early = true;
+                    break;
                 }
-                None => false,
-            };
-        while !(stopped_early || (fits[0].is_done() && fits[1].is_done())) {
+                if target >= total {
+                    break;
+                }
+                target = ((target / period + 1) * period).min(total);
+            }
             let [f0, f1] = &mut fits;
-            let (r0, r1) = rayon::join(|| f0.step(), || f1.step());
-            let (r0, r1) = match (r0, r1) {
-                (Ok(r0), Ok(r1)) => (r0, r1),
-                (Err(e), _) | (_, Err(e)) => {
-                    // Keep the last good states of both fits on disk, then report.
-                    Self::checkpoint(&fits)?;
-                    return Err(e.into());
-                }
-            };
-            if let Some(o) = obs0.as_deref_mut() {
-                o.observe(&r0, total);
+            let (mut o0, mut o1): (Vec<&mut dyn Observer>, Vec<&mut dyn Observer>) =
+                (Vec::new(), Vec::new());
+            if let Some(o) = obs0.as_mut() {
+                o0.push(&mut **o);
             }
-            if let Some(o) = obs1.as_deref_mut() {
-                o.observe(&r1, total);
+            if let Some(o) = obs1.as_mut() {
+                o1.push(&mut **o);
             }
-            let it = fits[0].state().iteration;
-            if it.is_multiple_of(c.checkpoint_every.max(1)) {
-                Self::checkpoint(&fits)?;
-            }
-            if let Some(rule) = &c.early_stop
-                && it.is_multiple_of(rule.check_every.max(1))
-                && self.should_stop(&fits, rule)?
-            {
-                stopped_early = true;
-                break;
-            }
+            let (r0, r1) = rayon::join(
+                || f0.run_until(target, &mut o0),
+                || f1.run_until(target, &mut o1),
+            );
+            // Each fit checkpointed its last good state on an error.
+            r0?;
+            r1?;
         }
         Self::checkpoint(&fits)?;
         for o in [obs0, obs1].into_iter().flatten() {

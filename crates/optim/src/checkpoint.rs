@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 use crate::{FitState, OptimError};
 
 /// Format tag at the start of every checkpoint file: "LFCKPT" and a two-digit format version
-/// (02: the fit state carries the step control).
-const MAGIC: &[u8; 8] = b"LFCKPT02";
+/// (02: the fit state carries the step control; 03: evaluations and the RKC state).
+const MAGIC: &[u8; 8] = b"LFCKPT03";
 
 /// What a checkpoint holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]

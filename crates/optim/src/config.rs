@@ -208,6 +208,16 @@ impl FitConfig {
                 "Adam needs 0 <= beta1, beta2 < 1 and epsilon > 0 (got {beta1}, {beta2}, {epsilon})"
             )));
         }
+        if let Method::Rkc(rkc) = self.method {
+            rkc.validate()?;
+            if self.minibatch.is_some() || self.line_search.is_some() {
+                return Err(config(
+                    "the RKC path method follows full-batch gradient descent: it takes neither \
+                     mini-batches nor the D/C line search"
+                        .into(),
+                ));
+            }
+        }
         for (name, v) in [("D", self.floors.d), ("C", self.floors.c)] {
             if !(v.is_finite() && v > 0.0) {
                 return Err(config(format!(

@@ -1,8 +1,10 @@
-//! Update rules: gradient descent (the paper's) and Adam, with per-parameter learning rates.
+//! Update rules: gradient descent (the paper's), Adam, and the RKC path method that follows
+//! gradient descent's path with fewer evaluations; per-parameter learning rates.
 
 use latentflow_likelihood::{GradRequest, Gradients};
 use serde::{Deserialize, Serialize};
 
+use crate::rkc::Rkc;
 use crate::{OptimError, Params, Rates};
 
 /// The update rule.
@@ -20,6 +22,10 @@ pub enum Method {
         /// Added to sqrt(v) in the denominator.
         epsilon: f64,
     },
+    /// The path of gradient descent (same learning rates), followed by the
+    /// Runge–Kutta–Chebyshev integrator of its gradient flow: one record per step of many
+    /// iterations ([`Rkc`]).
+    Rkc(Rkc),
 }
 
 impl Method {
@@ -173,8 +179,110 @@ fn missing(name: &str) -> OptimError {
     OptimError::Config(format!("the gradient of {name} was not computed"))
 }
 
-/// The fitted blocks in the fixed order force, d, force0, fr (neuron by neuron), c (neuron by
-/// neuron), each with its learning rate times `factor` and the [`RateScale`]'s data scale.
+/// Which parameter a fitted block holds.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Force,
+    D,
+    Force0,
+    Fr(usize),
+    C(usize),
+}
+
+/// The fitted parameters in the fixed order force, d, force0, fr (neuron by neuron), c (neuron
+/// by neuron).
+fn fitted(params: &mut Params, fit: GradRequest) -> Result<Vec<(Kind, &mut [f64])>, OptimError> {
+    let mut out: Vec<(Kind, &mut [f64])> = Vec::new();
+    if fit.force {
+        out.push((Kind::Force, &mut params.force));
+    }
+    if fit.d {
+        out.push((Kind::D, std::slice::from_mut(&mut params.d)));
+    }
+    if fit.force0 {
+        let v = params
+            .force0
+            .as_mut()
+            .ok_or_else(|| OptimError::Config("F0 is fitted but the model has no p0".into()))?;
+        out.push((Kind::Force0, v));
+    }
+    if fit.fr || fit.c {
+        let Rates::Log { fr, c } = &mut params.rates else {
+            return Err(OptimError::Config(
+                "fitting Fr or C needs rates in the (Fr, C) representation".into(),
+            ));
+        };
+        if fit.fr {
+            out.extend(
+                fr.iter_mut()
+                    .enumerate()
+                    .map(|(n, v)| (Kind::Fr(n), &mut v[..])),
+            );
+        }
+        if fit.c {
+            out.extend(
+                c.iter_mut()
+                    .enumerate()
+                    .map(|(n, v)| (Kind::C(n), std::slice::from_mut(v))),
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// The fitted parameters as one vector, in the coordinates gradient descent moves on a
+/// straight line (C as ln C under [`RateScale::PerSpike`]): what the RKC method integrates.
+pub(crate) fn flow_coordinates(
+    params: &Params,
+    fit: GradRequest,
+    scale: RateScale,
+) -> Result<Vec<f64>, OptimError> {
+    let mut p = params.clone();
+    let log_c = scale == RateScale::PerSpike;
+    Ok(fitted(&mut p, fit)?
+        .into_iter()
+        .flat_map(|(kind, v)| {
+            v.iter()
+                .map(|&x| match kind {
+                    Kind::C(_) if log_c => x.ln(),
+                    _ => x,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect())
+}
+
+/// `params` with the fitted parameters set from flow coordinates `y` (the inverse of
+/// [`flow_coordinates`]), D and C raised to their floors.
+pub(crate) fn with_flow_coordinates(
+    params: &Params,
+    fit: GradRequest,
+    scale: RateScale,
+    floors: &Floors,
+    y: &[f64],
+) -> Result<Params, OptimError> {
+    let mut p = params.clone();
+    let log_c = scale == RateScale::PerSpike;
+    let mut k = 0;
+    for (kind, v) in fitted(&mut p, fit)? {
+        for x in v.iter_mut() {
+            let yk = *y.get(k).ok_or_else(|| {
+                OptimError::Config("flow coordinates shorter than the parameters".into())
+            })?;
+            *x = match kind {
+                Kind::C(_) if log_c => yk.exp().max(floors.c),
+                Kind::C(_) => yk.max(floors.c),
+                Kind::D => yk.max(floors.d),
+                _ => yk,
+            };
+            k += 1;
+        }
+    }
+    Ok(p)
+}
+
+/// The fitted blocks in the order of [`fitted`], each with its gradient and its learning
+/// rate times `factor` and the [`RateScale`]'s data scale.
 fn blocks<'a>(
     params: &'a mut Params,
     grad: &'a Gradients,
@@ -193,74 +301,59 @@ fn blocks<'a>(
         }
     };
     let all = data_scale(counts.total());
-    let mut out = Vec::new();
-    if fit.force {
-        let g = grad.force.as_deref().ok_or_else(|| missing("F"))?;
-        out.push(Block {
-            values: &mut params.force,
-            grad: g,
-            lr: lr.force * factor * all,
-            floor: None,
-            log: false,
-        });
-    }
-    if fit.d {
-        let g = grad.d.as_ref().ok_or_else(|| missing("D"))?;
-        out.push(Block {
-            values: std::slice::from_mut(&mut params.d),
-            grad: std::slice::from_ref(g),
-            lr: lr.d * factor * all,
-            floor: Some(floors.d),
-            log: false,
-        });
-    }
-    if fit.force0 {
-        let g = grad.force0.as_deref().ok_or_else(|| missing("F0"))?;
-        let v = params
-            .force0
-            .as_mut()
-            .ok_or_else(|| OptimError::Config("F0 is fitted but the model has no p0".into()))?;
-        out.push(Block {
-            values: v,
-            grad: g,
-            lr: lr.force0 * factor * all,
-            floor: None,
-            log: false,
-        });
-    }
-    if fit.fr || fit.c {
-        let Rates::Log { fr, c } = &mut params.rates else {
-            return Err(OptimError::Config(
-                "fitting Fr or C needs rates in the (Fr, C) representation".into(),
-            ));
-        };
-        let neuron = |n: usize| data_scale(counts.per_neuron.get(n).copied().unwrap_or(0));
-        if fit.fr {
-            let g = grad.fr.as_ref().ok_or_else(|| missing("Fr"))?;
-            for (n, (v, g)) in fr.iter_mut().zip(g).enumerate() {
-                out.push(Block {
-                    values: v,
-                    grad: g,
-                    lr: lr.fr * factor * neuron(n),
-                    floor: None,
-                    log: false,
-                });
-            }
-        }
-        if fit.c {
-            let g = grad.c.as_deref().ok_or_else(|| missing("C"))?;
-            for (n, (v, g)) in c.iter_mut().zip(g).enumerate() {
-                out.push(Block {
-                    values: std::slice::from_mut(v),
-                    grad: std::slice::from_ref(g),
-                    lr: lr.c * factor * neuron(n),
-                    floor: Some(floors.c),
-                    log: per_spike,
-                });
-            }
-        }
-    }
-    Ok(out)
+    let neuron = |n: usize| data_scale(counts.per_neuron.get(n).copied().unwrap_or(0));
+    fitted(params, fit)?
+        .into_iter()
+        .map(|(kind, values)| {
+            let (grad, lr, floor, log): (&[f64], f64, Option<f64>, bool) = match kind {
+                Kind::Force => (
+                    grad.force.as_deref().ok_or_else(|| missing("F"))?,
+                    lr.force * all,
+                    None,
+                    false,
+                ),
+                Kind::D => (
+                    std::slice::from_ref(grad.d.as_ref().ok_or_else(|| missing("D"))?),
+                    lr.d * all,
+                    Some(floors.d),
+                    false,
+                ),
+                Kind::Force0 => (
+                    grad.force0.as_deref().ok_or_else(|| missing("F0"))?,
+                    lr.force0 * all,
+                    None,
+                    false,
+                ),
+                Kind::Fr(n) => (
+                    grad.fr
+                        .as_ref()
+                        .and_then(|g| g.get(n))
+                        .ok_or_else(|| missing("Fr"))?,
+                    lr.fr * neuron(n),
+                    None,
+                    false,
+                ),
+                Kind::C(n) => (
+                    std::slice::from_ref(
+                        grad.c
+                            .as_ref()
+                            .and_then(|g| g.get(n))
+                            .ok_or_else(|| missing("C"))?,
+                    ),
+                    lr.c * neuron(n),
+                    Some(floors.c),
+                    per_spike,
+                ),
+            };
+            Ok(Block {
+                values,
+                grad,
+                lr: lr * factor,
+                floor,
+                log,
+            })
+        })
+        .collect()
 }
 
 /// Applies one update of `method` to the fitted parameters, with every learning rate
@@ -296,7 +389,7 @@ pub(crate) fn step(
         }
     };
     match method {
-        Method::GradientDescent => {
+        Method::GradientDescent | Method::Rkc(_) => {
             for b in &mut blocks {
                 for i in 0..b.values.len() {
                     let delta = b.lr * g(b, i);

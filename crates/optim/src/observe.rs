@@ -2,8 +2,8 @@
 
 use crate::IterationRecord;
 
-/// Told about every iteration of a fit.
-pub trait Observer {
+/// Told about every recorded model of a fit (observers of two fits run on two threads).
+pub trait Observer: Send {
     /// Called after each iteration; `total` is the planned number of iterations.
     fn observe(&mut self, record: &IterationRecord, total: u64);
     /// Called once when the run ends.

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::{OptimError, Params};
 
-/// One iteration's numbers.
+/// One recorded model's numbers (every iteration for gradient descent and Adam, every step
+/// for the RKC method).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct IterationRecord {
     /// Iteration (0 = the initial model).
@@ -26,6 +27,10 @@ pub struct IterationRecord {
     /// Steps rejected before this model was accepted (each raised the training -log L).
     #[serde(default)]
     pub rejected_steps: u32,
+    /// Gradient evaluations of the fit up to this record (inner stages and rejected steps
+    /// included; 0 in paths written before it was recorded).
+    #[serde(default)]
+    pub evaluations: u64,
 }
 
 fn one() -> f64 {

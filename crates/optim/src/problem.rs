@@ -34,6 +34,16 @@ pub trait Problem {
         batch: Option<&[usize]>,
     ) -> Result<Evaluation, OptimError>;
 
+    /// Training -log L and the requested gradients at `params` (no validation, no feature
+    /// complexity): the inner evaluations of a path method. Updates the warm state as
+    /// [`Problem::evaluate`] does.
+    fn gradient(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<(f64, Gradients), OptimError>;
+
     /// Training -log L only (no gradients, no validation) at `params`, on `batch` — for line
     /// searches. Does not change the warm state.
     fn value(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<f64, OptimError>;
@@ -129,6 +139,21 @@ impl SpikeProblem {
             None => Likelihood::new(&model, self.nv, self.solver.as_ref())?,
         })
     }
+
+    /// The likelihood of `params` and its training -log L and gradients on `batch`.
+    fn likelihood_and_gradient(
+        &self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<(Likelihood, f64, Gradients), OptimError> {
+        let lik = self.setup(params)?;
+        let (value, grad) = match batch {
+            Some(idx) => lik.neg_loglik_and_grad(&self.train.subset(idx)?, request)?,
+            None => lik.neg_loglik_and_grad(&self.train, request)?,
+        };
+        Ok((lik, value, grad))
+    }
 }
 
 impl Problem for SpikeProblem {
@@ -138,16 +163,7 @@ impl Problem for SpikeProblem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<Evaluation, OptimError> {
-        let lik = self.setup(params)?;
-        let subset;
-        let data = match batch {
-            Some(idx) => {
-                subset = self.train.subset(idx)?;
-                &subset
-            }
-            None => &self.train,
-        };
-        let (value, grad) = lik.neg_loglik_and_grad(data, request)?;
+        let (lik, value, grad) = self.likelihood_and_gradient(params, request, batch)?;
         let validation = match &self.validation {
             Some(v) => Some(lik.neg_loglik(v)?),
             None => None,
@@ -164,6 +180,17 @@ impl Problem for SpikeProblem {
             feature_complexity,
             peq,
         })
+    }
+
+    fn gradient(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<(f64, Gradients), OptimError> {
+        let (lik, value, grad) = self.likelihood_and_gradient(params, request, batch)?;
+        self.warm = Some(lik.into_modes());
+        Ok((value, grad))
     }
 
     fn value(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<f64, OptimError> {
