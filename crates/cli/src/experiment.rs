@@ -9,6 +9,7 @@
 //! This module parses the arguments and runs the samples; `results` holds a sample's result
 //! file and the judgement of its selections, `summary` the merge and the summary figures.
 
+mod compare;
 mod results;
 mod summary;
 
@@ -46,6 +47,9 @@ enum Which {
     FourWell(ExperimentArgs),
     /// Combine the samples found in shard output directories into one summary.
     Merge(MergeArgs),
+    /// Compare two runs of the same experiment sample by sample (e.g. two path methods):
+    /// M*, the divergence between their selected models, evaluations and wall time.
+    Compare(compare::CompareArgs),
     /// The paper's Fig. 3: one fit whose validation -log L is flat over a long stretch of models.
     Plateau(crate::plateau::PlateauArgs),
 }
@@ -121,6 +125,7 @@ pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
         Which::TripleWell(a) => run_experiment("triple-well", Potential::triple_well(), a),
         Which::FourWell(a) => run_experiment("four-well", Potential::four_well(), a),
         Which::Plateau(a) => crate::plateau::run(a),
+        Which::Compare(a) => compare::run(a),
         Which::Merge(m) => {
             let out = m.out.clone().unwrap_or_else(|| m.dirs[0].clone());
             let summary = merge(&m.dirs, &out)?;

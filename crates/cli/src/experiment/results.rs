@@ -116,3 +116,28 @@ pub(super) fn read_result(path: &Path) -> anyhow::Result<SampleResult> {
     }
     Ok(r)
 }
+
+/// Every finished sample (`sample-*/result.json`) under `dirs`, by sample index (the first
+/// directory holding a sample wins); an error if there is none.
+pub(super) fn read_results(dirs: &[std::path::PathBuf]) -> anyhow::Result<Vec<SampleResult>> {
+    let mut results: Vec<SampleResult> = Vec::new();
+    for dir in dirs {
+        let entries =
+            std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+        for e in entries {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("sample-") && e.path().join("result.json").exists() {
+                let r = read_result(&e.path().join("result.json"))?;
+                if !results.iter().any(|x| x.sample == r.sample) {
+                    results.push(r);
+                }
+            }
+        }
+    }
+    if results.is_empty() {
+        bail!("no finished samples (sample-*/result.json) in {dirs:?}");
+    }
+    results.sort_by_key(|r| r.sample);
+    Ok(results)
+}

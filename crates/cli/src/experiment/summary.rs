@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use latentflow::recovery::{RECOVERY_KL, WELL_PROMINENCE};
 use latentflow::synth::Potential;
 use serde_json::{Value, json};
 
-use super::results::{MethodResult, SampleResult, portable_settings, read_result};
+use super::results::{MethodResult, SampleResult, portable_settings, read_results};
 use crate::plots::{GREY, HLine, LinePlot, Points, Series, Style, save_panels};
 use crate::report::{potential, potential_range, truth_series};
 
@@ -16,25 +16,7 @@ use crate::report::{potential, potential_range, truth_series};
 /// figures, and returns the summary. The summary depends only on the sample results (no
 /// timings), so merged shards give the same file as one unsharded run.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> anyhow::Result<Value> {
-    let mut results: Vec<SampleResult> = Vec::new();
-    for dir in dirs {
-        let entries =
-            std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
-        for e in entries {
-            let e = e?;
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with("sample-") && e.path().join("result.json").exists() {
-                let r = read_result(&e.path().join("result.json"))?;
-                if !results.iter().any(|x| x.sample == r.sample) {
-                    results.push(r);
-                }
-            }
-        }
-    }
-    if results.is_empty() {
-        bail!("no finished samples (sample-*/result.json) in {dirs:?}");
-    }
-    results.sort_by_key(|r| r.sample);
+    let results = read_results(dirs)?;
     if let Some(r) = results
         .iter()
         .find(|r| r.experiment != results[0].experiment)
