@@ -38,6 +38,7 @@ mod observe;
 mod params;
 mod path;
 mod problem;
+mod v1_sign;
 
 use std::path::PathBuf;
 
@@ -50,6 +51,7 @@ pub use observe::Observer;
 pub use params::{Params, Rates};
 pub use path::{FitPath, IterationRecord, SavedModel};
 pub use problem::{Evaluation, Problem, SpikeProblem};
+pub use v1_sign::V1SignTerm;
 
 /// Errors of the optimiser.
 #[derive(Debug, thiserror::Error)]

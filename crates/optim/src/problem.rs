@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use latentflow_data::SpikeData;
-use latentflow_likelihood::{GradRequest, Gradients, Likelihood};
+use latentflow_likelihood::{GradRequest, Gradients, Likelihood, LikelihoodError};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FpModes, Grid};
 
 use crate::{OptimError, Params, SpikeCounts};
@@ -33,6 +33,20 @@ pub trait Problem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<Evaluation, OptimError>;
+
+    /// [`Problem::evaluate`] and, on the nodes, the term the paper's code added to the F
+    /// gradient when its solver returned the ground state negated (docs/method.md §10,
+    /// [`crate::V1SignTerm`]). Problems that cannot give it refuse.
+    fn evaluate_with_v1_sign_term(
+        &mut self,
+        _params: &Params,
+        _request: GradRequest,
+        _batch: Option<&[usize]>,
+    ) -> Result<(Evaluation, Vec<f64>), OptimError> {
+        Err(OptimError::Config(
+            "this problem cannot give the paper's code's sign term".into(),
+        ))
+    }
 
     /// Training -log L only (no gradients, no validation) at `params`, on `batch` — for line
     /// searches. Does not change the warm state.
@@ -129,15 +143,15 @@ impl SpikeProblem {
             None => Likelihood::new(&model, self.nv, self.solver.as_ref())?,
         })
     }
-}
 
-impl Problem for SpikeProblem {
-    fn evaluate(
+    /// An evaluation whose training value and gradients (and whatever else the passes give)
+    /// come from `passes` on the training trials `batch`.
+    fn evaluate_by<T>(
         &mut self,
         params: &Params,
-        request: GradRequest,
         batch: Option<&[usize]>,
-    ) -> Result<Evaluation, OptimError> {
+        passes: impl FnOnce(&Likelihood, &SpikeData) -> Result<(f64, Gradients, T), LikelihoodError>,
+    ) -> Result<(Evaluation, T), OptimError> {
         let lik = self.setup(params)?;
         let subset;
         let data = match batch {
@@ -147,7 +161,7 @@ impl Problem for SpikeProblem {
             }
             None => &self.train,
         };
-        let (value, grad) = lik.neg_loglik_and_grad(data, request)?;
+        let (value, grad, extra) = passes(&lik, data)?;
         let validation = match &self.validation {
             Some(v) => Some(lik.neg_loglik(v)?),
             None => None,
@@ -157,12 +171,39 @@ impl Problem for SpikeProblem {
             latentflow_likelihood::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
         let peq = model.peq().to_vec();
         self.warm = Some(lik.into_modes());
-        Ok(Evaluation {
+        let eval = Evaluation {
             value,
             grad,
             validation,
             feature_complexity,
             peq,
+        };
+        Ok((eval, extra))
+    }
+}
+
+impl Problem for SpikeProblem {
+    fn evaluate(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<Evaluation, OptimError> {
+        let (eval, ()) = self.evaluate_by(params, batch, |lik, data| {
+            let (value, grad) = lik.neg_loglik_and_grad(data, request)?;
+            Ok((value, grad, ()))
+        })?;
+        Ok(eval)
+    }
+
+    fn evaluate_with_v1_sign_term(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<(Evaluation, Vec<f64>), OptimError> {
+        self.evaluate_by(params, batch, |lik, data| {
+            lik.neg_loglik_grad_and_v1_sign_term(data, request)
         })
     }
 
