@@ -228,11 +228,13 @@ fn run_sample(
     let grid = init.grid.clone();
     let true_peq = truth.peq(grid.x(), grid.w())?;
     let extra = json!({ "data": { "experiment": name, "sample": k, "seed": seed } });
+    let mut pipeline = args.pipeline.clone();
+    pipeline.step.v1_sign_term = pipeline.step.v1_sign_term.map(|s| sample_seed(s, k));
     // Unfinished samples continue from their checkpoints.
     let (result, _) = run_pipeline(
         &data,
         &init,
-        &args.pipeline,
+        &pipeline,
         &dir,
         true,
         true,

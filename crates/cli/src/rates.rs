@@ -1,8 +1,9 @@
 //! How a fit steps, from the command line: learning rates per parameter, their scale, the
-//! update rule. Shared by `fit`, `select`, `demo` and `experiment`.
+//! update rule, the paper's code's sign error. Shared by `fit`, `select`, `demo` and
+//! `experiment`.
 
 use latentflow::likelihood::GradRequest;
-use latentflow::optim::{FitConfig, LearningRates, Method, Rkc};
+use latentflow::optim::{FitConfig, LearningRates, Method, Rkc, V1SignTerm};
 
 use crate::init::ParamChoice;
 
@@ -29,6 +30,14 @@ pub struct StepArgs {
     /// descent (a different path).
     #[arg(long, value_enum, default_value_t = PathMethod::Gd)]
     pub method: PathMethod,
+    /// Reproduce the sign error of the paper's code (neuralflow v1.0.0), to study its effect:
+    /// at each iteration, with probability 1/2, add to the F gradient the term v1 added when
+    /// its eigensolver returned the ground state negated (docs/method.md §10). Draws are
+    /// seeded by SEED (each half and each sample of an experiment draws its own). Off by
+    /// default; needs F fitted and an equilibrium model; every step is then taken (no step
+    /// rejection), as v1 did.
+    #[arg(long, value_name = "SEED")]
+    pub v1_sign_term: Option<u64>,
 }
 
 /// The `--method` choices.
@@ -95,6 +104,7 @@ impl StepArgs {
 
     /// The fit settings for `iterations` iterations of the parameters `fit`.
     pub fn fit_config(&self, iterations: u64, fit: GradRequest) -> FitConfig {
+        let defaults = FitConfig::default();
         FitConfig {
             iterations,
             method: match self.method {
@@ -104,7 +114,11 @@ impl StepArgs {
             },
             learning_rates: self.learning_rates(),
             fit,
-            ..FitConfig::default()
+            backtracking: defaults
+                .backtracking
+                .filter(|_| self.v1_sign_term.is_none()),
+            v1_sign_term: self.v1_sign_term.map(|seed| V1SignTerm { seed }),
+            ..defaults
         }
     }
 }
@@ -136,6 +150,7 @@ mod tests {
             ],
             absolute_lr: false,
             method: PathMethod::Adam,
+            v1_sign_term: None,
         };
         let c = args.fit_config(7, GradRequest::FORCE);
         let r = c.learning_rates;
@@ -146,6 +161,15 @@ mod tests {
         assert_eq!(r.scale, RateScale::PerSpike);
         assert_eq!(c.method, Method::adam());
         assert_eq!(c.iterations, 7);
+        assert_eq!(c.backtracking, FitConfig::default().backtracking);
+        assert_eq!(c.v1_sign_term, None);
+        let v1 = StepArgs {
+            v1_sign_term: Some(42),
+            ..StepArgs::default()
+        }
+        .fit_config(7, GradRequest::FORCE);
+        assert_eq!(v1.v1_sign_term, Some(V1SignTerm { seed: 42 }));
+        assert_eq!(v1.backtracking, None);
         let paper = StepArgs {
             absolute_lr: true,
             ..StepArgs::default()

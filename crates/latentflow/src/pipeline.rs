@@ -105,7 +105,8 @@ pub struct PipelineConfig {
     pub nv: usize,
     /// How the data are split into halves.
     pub split: Split,
-    /// The fit of each half; `iterations` is the cap.
+    /// The fit of each half; `iterations` is the cap. With a `v1_sign_term`, half h draws
+    /// from its `stream(h)`.
     pub fit: FitConfig,
     /// Feature consistency with the symmetrised KL divergence (paper: threshold 0.01).
     pub consistency_kl: FeatureConsistency,
@@ -240,6 +241,7 @@ impl Pipeline {
             Box::new(BandedSolver::default()),
         );
         let mut fit_config = c.fit.clone();
+        fit_config.v1_sign_term = c.fit.v1_sign_term.map(|v| v.stream(half as u64));
         if let Some(dir) = &c.checkpoint_dir {
             let path = dir.join(format!("half-{}.ckpt", half + 1));
             fit_config.checkpoint = Some(CheckpointConfig {

@@ -69,13 +69,15 @@ pub struct Gradients {
 }
 
 /// Sum of the per-trial accumulators.
-struct Totals {
-    neg_loglik: f64,
-    trials: usize,
+pub(crate) struct Totals {
+    pub neg_loglik: f64,
+    pub trials: usize,
     intervals: IntervalSums,
     g_abs: Mat,
-    alpha_end: Vec<f64>,
-    beta0: Vec<f64>,
+    /// Sum over trials of alpha_last / c_end.
+    pub alpha_end: Vec<f64>,
+    /// Sum over trials of beta_0.
+    pub beta0: Vec<f64>,
 }
 
 impl Totals {
@@ -171,6 +173,14 @@ impl Likelihood {
         if !request.any() {
             return Ok((self.neg_loglik(data)?, Gradients::default()));
         }
+        self.check_request(request)?;
+        let (total, close) = self.totals(data)?;
+        let neg_loglik = total.neg_loglik;
+        Ok((neg_loglik, self.assemble(total, &close, request)))
+    }
+
+    /// Refuses gradients the model cannot give.
+    pub(crate) fn check_request(&self, request: GradRequest) -> Result<(), LikelihoodError> {
         if request.force0 && self.model.p0().is_none() {
             return Err(LikelihoodError::InvalidRequest(
                 "the F0 gradient needs a non-equilibrium model (p0 given)".into(),
@@ -183,6 +193,15 @@ impl Likelihood {
                 "the C gradient needs f_n(a) > 0, but neuron {n} has rate 0 at the left end"
             )));
         }
+        Ok(())
+    }
+
+    /// Forward and backward passes of every trial, their accumulators summed in trial order;
+    /// also the close pairs of dark eigenvalues they were summed with.
+    pub(crate) fn totals(
+        &self,
+        data: &SpikeData,
+    ) -> Result<(Totals, Vec<(usize, usize)>), LikelihoodError> {
         self.check_data(data)?;
         let (m, k) = (self.nv(), self.spike_ops.len());
         let trials = data.trials();
@@ -204,12 +223,16 @@ impl Likelihood {
         for u in units {
             total.add(u);
         }
-        let neg_loglik = total.neg_loglik;
-        Ok((neg_loglik, self.assemble(total, &close, request)))
+        Ok((total, close))
     }
 
     /// Maps the summed accumulators to nodal gradients.
-    fn assemble(&self, t: Totals, close: &[(usize, usize)], request: GradRequest) -> Gradients {
+    pub(crate) fn assemble(
+        &self,
+        t: Totals,
+        close: &[(usize, usize)],
+        request: GradRequest,
+    ) -> Gradients {
         let model = &self.model;
         let grid = model.grid();
         let (n, m) = (grid.n(), self.nv());

@@ -6,7 +6,8 @@
 //! is the per-model setup (H0 eigenpairs, dark operator, spike operators), computed once and
 //! then evaluated on any number of trials in parallel: [`Likelihood::neg_loglik`] runs only the
 //! forward passes, [`Likelihood::neg_loglik_and_grad`] adds the backward passes and returns the
-//! gradients asked for.
+//! gradients asked for, and [`Likelihood::neg_loglik_grad_and_v1_sign_term`] also the term the
+//! paper's code added to the F gradient through a sign error (for experiments on its effect).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -37,6 +38,7 @@ mod kernels;
 mod model;
 mod passes;
 mod setup;
+mod v1_sign;
 
 pub use complexity::feature_complexity;
 pub use gradient::{GradRequest, Gradients};

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use latentflow_likelihood::GradRequest;
 use serde::{Deserialize, Serialize};
 
-use crate::OptimError;
 use crate::method::{Floors, LearningRates, Method};
+use crate::{OptimError, V1SignTerm};
 
 /// Which iterations keep their model in the path: every one below `dense_until`, then
 /// `per_decade` log-spaced ones per factor of ten (the selection needs the whole path, and
@@ -168,6 +168,10 @@ pub struct FitConfig {
     pub save: SaveSchedule,
     /// Periodic checkpoints.
     pub checkpoint: Option<CheckpointConfig>,
+    /// The paper's code's sign error, reproduced to study its effect (docs/method.md §10);
+    /// `None` (the default): exact gradients.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v1_sign_term: Option<V1SignTerm>,
 }
 
 impl Default for FitConfig {
@@ -183,14 +187,16 @@ impl Default for FitConfig {
             backtracking: Some(Backtracking::default()),
             save: SaveSchedule::default(),
             checkpoint: None,
+            v1_sign_term: None,
         }
     }
 }
 
 impl FitConfig {
     /// Checks every setting: rates finite and > 0, at least one parameter fitted, positive
-    /// floors, a line search with 0 < armijo < 1, a non-empty mini-batch, a checkpoint period
-    /// >= 1, a save schedule that saves something per decade.
+    /// floors, a line search with 0 < armijo < 1, a non-empty mini-batch, a checkpoint period of
+    /// at least 1, a save schedule that saves something per decade, and the sign term only with
+    /// F fitted and F0 not.
     pub fn validate(&self) -> Result<(), OptimError> {
         self.learning_rates.validate()?;
         let f = self.fit;
@@ -246,6 +252,19 @@ impl FitConfig {
         {
             return Err(config(
                 "checkpoints need a period of at least 1 iteration".into(),
+            ));
+        }
+        if self.v1_sign_term.is_some() && (!f.force || f.force0) {
+            return Err(config(
+                "the paper's code's sign term acts on the F gradient of an equilibrium model: fit F and not F0"
+                    .into(),
+            ));
+        }
+        if self.v1_sign_term.is_some() && matches!(self.method, Method::Rkc(_)) {
+            return Err(config(
+                "the paper's code's sign term is drawn per iteration of gradient descent; the \
+                 RKC path method cannot take it (use gradient descent)"
+                    .into(),
             ));
         }
         if self.save.per_decade == 0 {

@@ -80,6 +80,11 @@ impl<P: Problem> Fit<P> {
         nv: usize,
     ) -> Result<Fit<P>, OptimError> {
         config.validate()?;
+        if config.v1_sign_term.is_some() && initial.force0.is_some() {
+            return Err(OptimError::Config(
+                "the paper's code's sign term needs an equilibrium model (no separate p0)".into(),
+            ));
+        }
         Ok(Fit {
             problem,
             config,
@@ -152,13 +157,24 @@ impl<P: Problem> Fit<P> {
         Some(idx)
     }
 
-    /// Evaluates the current parameters; an evaluation that fails or gives a non-finite value
+    /// Evaluates the current parameters (with the paper's code's sign error when the settings
+    /// ask for it, [`crate::V1SignTerm`]); an evaluation that fails or gives a non-finite value
     /// or gradient is an `Err` with the reason.
     fn evaluate(&mut self, batch: Option<&[usize]>) -> Result<Evaluation, String> {
-        let eval = self
-            .problem
-            .evaluate(&self.state.params, self.config.fit, batch)
-            .map_err(|e| e.to_string())?;
+        let (params, fit) = (&self.state.params, self.config.fit);
+        let eval = match self.config.v1_sign_term {
+            Some(v1) if v1.negated(self.state.iteration) => self
+                .problem
+                .evaluate_with_v1_sign_term(params, fit, batch)
+                .map(|(mut eval, delta)| {
+                    if let Some(g) = &mut eval.grad.force {
+                        g.iter_mut().zip(&delta).for_each(|(g, d)| *g += d);
+                    }
+                    eval
+                }),
+            _ => self.problem.evaluate(params, fit, batch),
+        }
+        .map_err(|e| e.to_string())?;
         if !eval.value.is_finite() || !gradient_is_finite(&eval.grad) {
             return Err(format!("non-finite -log L ({}) or gradient", eval.value));
         }

@@ -39,6 +39,7 @@ mod params;
 mod path;
 mod problem;
 mod rkc;
+mod v1_sign;
 
 use std::path::PathBuf;
 
@@ -52,6 +53,7 @@ pub use params::{Params, Rates};
 pub use path::{FitPath, IterationRecord, SavedModel};
 pub use problem::{Evaluation, Problem, SpikeProblem};
 pub use rkc::{Rkc, RkcState};
+pub use v1_sign::V1SignTerm;
 
 /// Errors of the optimiser.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use latentflow_data::SpikeData;
-use latentflow_likelihood::{GradRequest, Gradients, Likelihood};
+use latentflow_likelihood::{GradRequest, Gradients, Likelihood, LikelihoodError};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FpModes, Grid};
 
 use crate::{OptimError, Params, SpikeCounts};
@@ -43,6 +43,20 @@ pub trait Problem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<(f64, Gradients), OptimError>;
+
+    /// [`Problem::evaluate`] and, on the nodes, the term the paper's code added to the F
+    /// gradient when its solver returned the ground state negated (docs/method.md §10,
+    /// [`crate::V1SignTerm`]). Problems that cannot give it refuse.
+    fn evaluate_with_v1_sign_term(
+        &mut self,
+        _params: &Params,
+        _request: GradRequest,
+        _batch: Option<&[usize]>,
+    ) -> Result<(Evaluation, Vec<f64>), OptimError> {
+        Err(OptimError::Config(
+            "this problem cannot give the paper's code's sign term".into(),
+        ))
+    }
 
     /// Training -log L only (no gradients, no validation) at `params`, on `batch` — for line
     /// searches. Does not change the warm state.
@@ -140,19 +154,41 @@ impl SpikeProblem {
         })
     }
 
-    /// The likelihood of `params` and its training -log L and gradients on `batch`.
-    fn likelihood_and_gradient(
-        &self,
+    /// An evaluation whose training value and gradients (and whatever else the passes give)
+    /// come from `passes` on the training trials `batch`.
+    fn evaluate_by<T>(
+        &mut self,
         params: &Params,
-        request: GradRequest,
         batch: Option<&[usize]>,
-    ) -> Result<(Likelihood, f64, Gradients), OptimError> {
+        passes: impl FnOnce(&Likelihood, &SpikeData) -> Result<(f64, Gradients, T), LikelihoodError>,
+    ) -> Result<(Evaluation, T), OptimError> {
         let lik = self.setup(params)?;
-        let (value, grad) = match batch {
-            Some(idx) => lik.neg_loglik_and_grad(&self.train.subset(idx)?, request)?,
-            None => lik.neg_loglik_and_grad(&self.train, request)?,
+        let subset;
+        let data = match batch {
+            Some(idx) => {
+                subset = self.train.subset(idx)?;
+                &subset
+            }
+            None => &self.train,
         };
-        Ok((lik, value, grad))
+        let (value, grad, extra) = passes(&lik, data)?;
+        let validation = match &self.validation {
+            Some(v) => Some(lik.neg_loglik(v)?),
+            None => None,
+        };
+        let model = lik.model();
+        let feature_complexity =
+            latentflow_likelihood::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
+        let peq = model.peq().to_vec();
+        self.warm = Some(lik.into_modes());
+        let eval = Evaluation {
+            value,
+            grad,
+            validation,
+            feature_complexity,
+            peq,
+        };
+        Ok((eval, extra))
     }
 }
 
@@ -163,23 +199,11 @@ impl Problem for SpikeProblem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<Evaluation, OptimError> {
-        let (lik, value, grad) = self.likelihood_and_gradient(params, request, batch)?;
-        let validation = match &self.validation {
-            Some(v) => Some(lik.neg_loglik(v)?),
-            None => None,
-        };
-        let model = lik.model();
-        let feature_complexity =
-            latentflow_likelihood::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
-        let peq = model.peq().to_vec();
-        self.warm = Some(lik.into_modes());
-        Ok(Evaluation {
-            value,
-            grad,
-            validation,
-            feature_complexity,
-            peq,
-        })
+        let (eval, ()) = self.evaluate_by(params, batch, |lik, data| {
+            let (value, grad) = lik.neg_loglik_and_grad(data, request)?;
+            Ok((value, grad, ()))
+        })?;
+        Ok(eval)
     }
 
     fn gradient(
@@ -188,9 +212,24 @@ impl Problem for SpikeProblem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<(f64, Gradients), OptimError> {
-        let (lik, value, grad) = self.likelihood_and_gradient(params, request, batch)?;
+        let lik = self.setup(params)?;
+        let (value, grad) = match batch {
+            Some(idx) => lik.neg_loglik_and_grad(&self.train.subset(idx)?, request)?,
+            None => lik.neg_loglik_and_grad(&self.train, request)?,
+        };
         self.warm = Some(lik.into_modes());
         Ok((value, grad))
+    }
+
+    fn evaluate_with_v1_sign_term(
+        &mut self,
+        params: &Params,
+        request: GradRequest,
+        batch: Option<&[usize]>,
+    ) -> Result<(Evaluation, Vec<f64>), OptimError> {
+        self.evaluate_by(params, batch, |lik, data| {
+            lik.neg_loglik_grad_and_v1_sign_term(data, request)
+        })
     }
 
     fn value(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<f64, OptimError> {
