@@ -596,6 +596,8 @@ impl<P: Problem> Fit<P> {
             self.state.accepted = Some(accepted);
         };
         let t = self.state.iteration;
+        // Past the configured end (a caller stepping on), the next step is one iteration.
+        let limit = limit.max(t + 1);
         let record = self.record(&eval, rejected);
         let first = self.state.accepted.as_ref().map_or(0, |a| a.iteration + 1);
         let base = self.state.params.clone();
