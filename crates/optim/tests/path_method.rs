@@ -35,6 +35,18 @@ fn half() -> SpikeData {
     data.split(Split::Alternating).unwrap().0
 }
 
+/// The fit's objective on [`half`].
+fn problem() -> SpikeProblem {
+    SpikeProblem::new(
+        grid(),
+        BoundaryMode::Reflecting,
+        half(),
+        None,
+        NV,
+        Box::new(BandedSolver::default()),
+    )
+}
+
 fn fit(
     method: Method,
     iterations: u64,
@@ -42,14 +54,7 @@ fn fit(
     checkpoint: Option<CheckpointConfig>,
 ) -> Fit<SpikeProblem> {
     let grid = grid();
-    let problem = SpikeProblem::new(
-        grid.clone(),
-        BoundaryMode::Reflecting,
-        half(),
-        None,
-        NV,
-        Box::new(BandedSolver::default()),
-    );
+    let problem = problem();
     // The paper's start: peq ~ cos^2(pi x / 2) (kept positive), D 10, rate 100 (x + 1) Hz.
     let raw: Vec<f64> = grid
         .x()
@@ -153,14 +158,7 @@ fn rkc_resumes_bit_identically() {
     first.run(&mut []).unwrap();
     assert_eq!(first.state().iteration, 1_000);
     assert!(whole.records.iter().any(|r| r.iteration == 1_000));
-    let problem = SpikeProblem::new(
-        grid(),
-        BoundaryMode::Reflecting,
-        half(),
-        None,
-        NV,
-        Box::new(BandedSolver::default()),
-    );
+    let problem = problem();
     let config = first.config().clone();
     let config = FitConfig {
         iterations: 1_500,
@@ -178,15 +176,7 @@ fn rkc_resumes_bit_identically() {
 #[test]
 fn rkc_refuses_minibatches_and_bad_settings() {
     let bad = |c: FitConfig| {
-        let grid = grid();
-        let problem = SpikeProblem::new(
-            grid.clone(),
-            BoundaryMode::Reflecting,
-            half(),
-            None,
-            NV,
-            Box::new(BandedSolver::default()),
-        );
+        let problem = problem();
         let p = fit(Method::GradientDescent, 1, SaveSchedule::default(), None)
             .state()
             .params
