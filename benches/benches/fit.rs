@@ -10,7 +10,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use latentflow_benches::{paper_data, paper_grid, paper_model};
 use latentflow_likelihood::{GradRequest, Likelihood};
 use latentflow_optim::{Fit, FitConfig, LearningRates, Params, SaveSchedule, SpikeProblem};
-use latentflow_spectral::{BandedSolver, BoundaryMode};
+use latentflow_spectral::{BandedSolver, BoundaryMode, GridSpec};
 
 /// Learning rate of both benches.
 const LR: f64 = 1e-6;
@@ -41,7 +41,7 @@ fn fit(c: &mut Criterion) {
         ..FitConfig::default()
     };
     let params = Params::from_model(&model, false).unwrap();
-    let spec = (grid.xbegin(), grid.xend(), 256, 8);
+    let spec = GridSpec::of(&grid);
     let mut fit = Fit::new(problem, params, config, spec, BoundaryMode::Reflecting, 64).unwrap();
     fit.step().unwrap();
     group.bench_function("step_paper", |b| b.iter(|| fit.step().unwrap()));

@@ -9,7 +9,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use latentflow_benches::{paper_data, paper_grid};
 use latentflow_likelihood::{Model, ModelParts};
 use latentflow_optim::{Fit, FitConfig, Method, Params, Rkc, SpikeProblem};
-use latentflow_spectral::{BandedSolver, BoundaryMode};
+use latentflow_spectral::{BandedSolver, BoundaryMode, GridSpec};
 use latentflow_synth::{Potential, TuningCurve};
 
 /// Iterations of gradient descent that set the target feature complexity.
@@ -42,7 +42,7 @@ fn new_fit(method: Method) -> Fit<SpikeProblem> {
         ..FitConfig::default()
     };
     let params = Params::from_model(&start, false).unwrap();
-    let spec = (grid.xbegin(), grid.xend(), 256, 8);
+    let spec = GridSpec::of(&grid);
     Fit::new(problem, params, config, spec, BoundaryMode::Reflecting, 64).unwrap()
 }
 

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::rates::StepArgs;
-use crate::select::{PipelineArgs, SplitChoice, run_pipeline};
+use crate::select::{PipelineArgs, RunTarget, SplitChoice, run_pipeline};
 
 /// Length of the demo's trials (s).
 const TRIAL_SECONDS: f64 = 10.0;
@@ -103,16 +103,14 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         },
         "ground_truth": crate::report::density_json(&init.grid, &truth),
     });
-    let (result, _) = run_pipeline(
-        &data,
-        &init,
-        &pipeline,
-        &args.out,
-        false,
-        args.quiet,
-        Some(&truth),
+    let target = RunTarget {
+        out: &args.out,
+        resume: false,
+        quiet: args.quiet,
+        truth: Some(&truth),
         extra,
-    )?;
+    };
+    let (result, _) = run_pipeline(&data, &init, &pipeline, target)?;
     let w = init.grid.w();
     let kl = &result.feature_consistency;
     let fc = &result.paths[0].models[kl.selected.index1].peq;

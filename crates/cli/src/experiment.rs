@@ -26,7 +26,7 @@ use serde_json::json;
 
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::samples::sample_seed;
-use crate::select::{PipelineArgs, run_pipeline};
+use crate::select::{PipelineArgs, RunTarget, run_pipeline};
 use results::{SampleResult, method_result, portable_settings, read_result};
 use summary::{merge, summary_line};
 
@@ -231,16 +231,14 @@ fn run_sample(
     let mut pipeline = args.pipeline.clone();
     pipeline.step.v1_sign_term = pipeline.step.v1_sign_term.map(|s| sample_seed(s, k));
     // Unfinished samples continue from their checkpoints.
-    let (result, _) = run_pipeline(
-        &data,
-        &init,
-        &pipeline,
-        &dir,
-        true,
-        true,
-        Some(&true_peq),
+    let target = RunTarget {
+        out: &dir,
+        resume: true,
+        quiet: true,
+        truth: Some(&true_peq),
         extra,
-    )?;
+    };
+    let (result, _) = run_pipeline(&data, &init, &pipeline, target)?;
     let true_wells = wells(&grid, &true_peq)?;
     let judge = |peqs: [&[f64]; 2], fc: f64, iteration: [u64; 2], curve: [Vec<Option<f64>>; 2]| {
         method_result(

@@ -91,7 +91,7 @@ pub fn run_fit(
             problem,
             params,
             config,
-            setup.spec.as_tuple(),
+            setup.spec,
             setup.model.boundary(),
             setup.nv,
         )?

@@ -134,33 +134,46 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
     let data = SpikeData::read(&args.data)?;
     let init = args.init.build(&data)?;
     let json = json!({ "data": { "file": args.data.display().to_string() } });
-    run_pipeline(
-        &data,
-        &init,
-        &args.pipeline,
-        &args.out,
-        args.resume,
-        args.quiet,
-        None,
-        json,
-    )?;
+    let target = RunTarget {
+        out: &args.out,
+        resume: args.resume,
+        quiet: args.quiet,
+        truth: None,
+        extra: json,
+    };
+    run_pipeline(&data, &init, &args.pipeline, target)?;
     Ok(())
 }
 
-/// Runs the pipeline on `data` from `init` into `out` and writes the report. Checkpoints go to
-/// `out/checkpoints` (removed first unless `resume`); the report is written last, so a
-/// `report.json` is always complete. `truth` (a density on the grid) is drawn in the figures.
-#[allow(clippy::too_many_arguments)]
+/// Where a pipeline run writes and how it behaves.
+pub struct RunTarget<'a> {
+    /// Output directory (report, figures, fit paths, `checkpoints/`).
+    pub out: &'a Path,
+    /// Continue from the checkpoints in `out/checkpoints` (otherwise they are removed first).
+    pub resume: bool,
+    /// No progress bars and no summary on stdout.
+    pub quiet: bool,
+    /// The true density on the grid (simulated data), drawn in the figures.
+    pub truth: Option<&'a [f64]>,
+    /// Keys added to the report (data source and the like).
+    pub extra: Value,
+}
+
+/// Runs the pipeline on `data` from `init` into `target.out` and writes the report last, so a
+/// `report.json` is always complete.
 pub fn run_pipeline(
     data: &SpikeData,
     init: &crate::init::InitSetup,
     args: &PipelineArgs,
-    out: &Path,
-    resume: bool,
-    quiet: bool,
-    truth: Option<&[f64]>,
-    extra: Value,
+    target: RunTarget,
 ) -> anyhow::Result<(PipelineResult, Value)> {
+    let RunTarget {
+        out,
+        resume,
+        quiet,
+        truth,
+        extra,
+    } = target;
     let start = Instant::now();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let stale = out.join("report.json");

@@ -58,7 +58,7 @@ fn main() -> Result<(), Failure> {
                 v1_sign_term,
                 ..FitConfig::default()
             },
-            spec.as_tuple(),
+            spec,
             BoundaryMode::Reflecting,
             NV,
         )

@@ -71,7 +71,8 @@ pub mod pipeline;
 pub mod recovery;
 
 pub use initial::{initial_tuning, paper_initial_model};
-pub use model_file::{GridSpec, ModelFile};
+pub use latentflow_spectral::GridSpec;
+pub use model_file::ModelFile;
 pub use pipeline::{Pipeline, PipelineConfig, PipelineResult};
 
 /// Errors of the facade: any component's error, or a file problem.

@@ -1,68 +1,12 @@
 //! A model on disk: grid + the model's parts, as JSON.
 
 use std::path::Path;
-use std::sync::Arc;
 
 use latentflow_likelihood::{Model, ModelParts};
-use latentflow_spectral::Grid;
+use latentflow_spectral::GridSpec;
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
-
-/// A grid by its parameters: [xbegin, xend] cut into `ne` elements of `np` GLL nodes each.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct GridSpec {
-    /// Left end.
-    pub xbegin: f64,
-    /// Right end.
-    pub xend: f64,
-    /// Elements.
-    pub ne: usize,
-    /// GLL nodes per element.
-    pub np: usize,
-}
-
-impl GridSpec {
-    /// The paper's grid: [-1, 1], 256 elements of 8 nodes (N = 1793).
-    pub const PAPER: GridSpec = GridSpec {
-        xbegin: -1.0,
-        xend: 1.0,
-        ne: 256,
-        np: 8,
-    };
-    /// Builds the grid.
-    pub fn build(&self) -> Result<Arc<Grid>, Error> {
-        Ok(Arc::new(Grid::new(
-            self.xbegin,
-            self.xend,
-            self.ne,
-            self.np,
-        )?))
-    }
-    /// The parameters of an existing grid.
-    pub fn of(grid: &Grid) -> GridSpec {
-        GridSpec {
-            xbegin: grid.xbegin(),
-            xend: grid.xend(),
-            ne: grid.ne(),
-            np: grid.np(),
-        }
-    }
-
-    /// As the tuple the fit path records: (xbegin, xend, ne, np).
-    pub fn as_tuple(&self) -> (f64, f64, usize, usize) {
-        (self.xbegin, self.xend, self.ne, self.np)
-    }
-    /// From the tuple the fit path records.
-    pub fn from_tuple(t: (f64, f64, usize, usize)) -> GridSpec {
-        GridSpec {
-            xbegin: t.0,
-            xend: t.1,
-            ne: t.2,
-            np: t.3,
-        }
-    }
-}
 
 /// The JSON form of a model (`docs/formats.md`): format tag, grid, and the model's parts
 /// (boundary, peq, optional p0, D, rates per neuron on the grid nodes).

@@ -256,7 +256,7 @@ impl Pipeline {
             problem,
             self.initial.clone(),
             fit_config,
-            c.grid.as_tuple(),
+            c.grid,
             c.boundary,
             c.nv,
         )?)

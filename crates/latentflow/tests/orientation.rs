@@ -9,7 +9,7 @@ use latentflow::likelihood::{Model, ModelParts, peq_from_force};
 use latentflow::optim::{Fit, FitConfig, FitPath, Params, SpikeProblem};
 use latentflow::orientation::{Orientation, choose_orientation, mirrored, path_points};
 use latentflow::select::FeatureConsistency;
-use latentflow::spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow::spectral::{BandedSolver, BoundaryMode, Grid, GridSpec};
 use latentflow::synth::{Amount, SimulationConfig, Simulator, TrialLength, TuningCurve};
 
 const NV: usize = 24;
@@ -33,7 +33,7 @@ fn fit(grid: &Arc<Grid>, model: &Model, data: &latentflow::data::SpikeData) -> F
         problem,
         params,
         config,
-        (-1.0, 1.0, 16, 8),
+        GridSpec::of(grid),
         BoundaryMode::Reflecting,
         NV,
     )

@@ -5,13 +5,13 @@
 //! selection reads), checkpoints atomically and resumes bit-identically.
 //!
 //! ```
-//! use std::sync::Arc;
 //! use latentflow_data::{SpikeData, Trial};
 //! use latentflow_likelihood::{Model, ModelParts, peq_from_force};
 //! use latentflow_optim::{Fit, FitConfig, Params, SpikeProblem};
-//! use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+//! use latentflow_spectral::{BandedSolver, BoundaryMode, GridSpec};
 //!
-//! let grid = Arc::new(Grid::new(-1.0, 1.0, 8, 6)?);
+//! let spec = GridSpec { xbegin: -1.0, xend: 1.0, ne: 8, np: 6 };
+//! let grid = spec.build()?;
 //! let peq = peq_from_force(&grid, &vec![0.0; grid.n()])?;
 //! let rate: Vec<f64> = grid.x().iter().map(|x| 50.0 * (x + 1.0) + 1.0).collect();
 //! let model = Model::new(grid.clone(), ModelParts {
@@ -23,7 +23,7 @@
 //!     Box::new(BandedSolver::default()));
 //! let config = FitConfig { iterations: 5, ..FitConfig::default() };
 //! let mut fit = Fit::new(problem, Params::from_model(&model, false)?, config,
-//!     (-1.0, 1.0, 8, 6), BoundaryMode::Reflecting, 16)?;
+//!     spec, BoundaryMode::Reflecting, 16)?;
 //! fit.run(&mut [])?;
 //! assert_eq!(fit.path().records.len(), 5);
 //! # Ok::<(), Box<dyn std::error::Error>>(())

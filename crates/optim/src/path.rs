@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use latentflow_spectral::BoundaryMode;
+use latentflow_spectral::{BoundaryMode, GridSpec};
 use serde::{Deserialize, Serialize};
 
 use crate::{OptimError, Params};
@@ -51,8 +51,8 @@ pub struct SavedModel {
 /// The result of a fit: every iteration's numbers and the models kept on the schedule.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitPath {
-    /// Grid: left end, right end, elements, GLL nodes per element.
-    pub grid: (f64, f64, usize, usize),
+    /// The grid.
+    pub grid: GridSpec,
     /// Boundary mode.
     pub boundary: BoundaryMode,
     /// Modes kept.

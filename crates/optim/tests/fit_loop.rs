@@ -9,14 +9,19 @@ use latentflow_optim::{
     Backtracking, CheckpointConfig, Fit, FitConfig, LearningRates, LineSearch, Method, Minibatch,
     OptimError, Params, SpikeProblem,
 };
-use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow_spectral::{BandedSolver, BoundaryMode, Grid, GridSpec};
 use latentflow_synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
 
-const GRID: (f64, f64, usize, usize) = (-1.0, 1.0, 8, 6);
+const GRID: GridSpec = GridSpec {
+    xbegin: -1.0,
+    xend: 1.0,
+    ne: 8,
+    np: 6,
+};
 const NV: usize = 16;
 
 fn grid() -> Arc<Grid> {
-    Arc::new(Grid::new(GRID.0, GRID.1, GRID.2, GRID.3).unwrap())
+    GRID.build().unwrap()
 }
 
 /// Deterministic pseudo-random spike trains (a linear congruential stream): not a realistic
@@ -210,7 +215,7 @@ fn backtracking_rescues_a_huge_learning_rate() {
             problem,
             params,
             config,
-            (-1.0, 1.0, 16, 8),
+            GridSpec::of(&g),
             BoundaryMode::Reflecting,
             NV,
         )

@@ -11,14 +11,19 @@ use latentflow_optim::{
     SaveSchedule, SpikeProblem,
 };
 use latentflow_select::symmetric_kl;
-use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow_spectral::{BandedSolver, BoundaryMode, Grid, GridSpec};
 use latentflow_synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength};
 
-const GRID: (f64, f64, usize, usize) = (-1.0, 1.0, 32, 6);
+const GRID: GridSpec = GridSpec {
+    xbegin: -1.0,
+    xend: 1.0,
+    ne: 32,
+    np: 6,
+};
 const NV: usize = 24;
 
 fn grid() -> Arc<Grid> {
-    Arc::new(Grid::new(GRID.0, GRID.1, GRID.2, GRID.3).unwrap())
+    GRID.build().unwrap()
 }
 
 /// Half of a 4,000-spike sample of the paper's double well (one neuron, 100 (x + 1) Hz).

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use latentflow_likelihood::force_from_peq;
 use latentflow_optim::{Fit, FitConfig, LearningRates, Params, Rates, SaveSchedule, SpikeProblem};
 use latentflow_select::symmetric_kl;
-use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow_spectral::{BandedSolver, BoundaryMode, Grid, GridSpec};
 use latentflow_synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength, TuningCurve};
 
 /// Fits F for `iterations` steps on `spikes` spikes of the paper's ground truth and returns
@@ -53,7 +53,7 @@ fn recover(
         },
         ..FitConfig::default()
     };
-    let grid_spec = (-1.0, 1.0, ne, 8);
+    let grid_spec = GridSpec::of(&grid);
     let mut fit = Fit::new(
         problem,
         params,

@@ -10,13 +10,18 @@ use latentflow_likelihood::{GradRequest, Model, ModelParts, peq_from_force};
 use latentflow_optim::{
     CheckpointConfig, Fit, FitConfig, LearningRates, OptimError, Params, SpikeProblem, V1SignTerm,
 };
-use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow_spectral::{BandedSolver, BoundaryMode, Grid, GridSpec};
 
-const GRID: (f64, f64, usize, usize) = (-1.0, 1.0, 8, 6);
+const GRID: GridSpec = GridSpec {
+    xbegin: -1.0,
+    xend: 1.0,
+    ne: 8,
+    np: 6,
+};
 const NV: usize = 16;
 
 fn grid() -> Arc<Grid> {
-    Arc::new(Grid::new(GRID.0, GRID.1, GRID.2, GRID.3).unwrap())
+    GRID.build().unwrap()
 }
 
 /// Fixed spike trains (a linear congruential stream), each ending in a silent tail.

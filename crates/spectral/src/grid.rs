@@ -1,5 +1,7 @@
 //! The spectral-element grid: Ne equal elements of Np GLL nodes on [a, b], with shared ends.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::SpectralError;
@@ -15,7 +17,7 @@ pub const NORMALISATION_TOL: f64 = 1e-6;
 /// local node j of element e. Quadrature sum_i w_i g(x_i) is exact for element-wise
 /// polynomials of degree <= 2 np - 3.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(try_from = "GridSpecRaw", into = "GridSpecRaw")]
+#[serde(try_from = "GridSpec", into = "GridSpec")]
 pub struct Grid {
     xbegin: f64,
     xend: f64,
@@ -29,29 +31,61 @@ pub struct Grid {
     integ: Vec<Vec<f64>>,
 }
 
-#[derive(Serialize, Deserialize)]
-struct GridSpecRaw {
-    xbegin: f64,
-    xend: f64,
-    ne: usize,
-    np: usize,
+/// A grid by its parameters: [xbegin, xend] cut into `ne` elements of `np` GLL nodes each.
+/// This is how grids are written to files and recorded in fit paths; [`GridSpec::build`]
+/// makes the grid (and checks the parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GridSpec {
+    /// Left end.
+    pub xbegin: f64,
+    /// Right end.
+    pub xend: f64,
+    /// Elements.
+    pub ne: usize,
+    /// GLL nodes per element.
+    pub np: usize,
 }
 
-impl TryFrom<GridSpecRaw> for Grid {
+impl GridSpec {
+    /// The paper's grid: [-1, 1], 256 elements of 8 nodes (N = 1793).
+    pub const PAPER: GridSpec = GridSpec {
+        xbegin: -1.0,
+        xend: 1.0,
+        ne: 256,
+        np: 8,
+    };
+
+    /// Builds the grid ([`Grid::new`]'s checks apply).
+    pub fn build(&self) -> Result<Arc<Grid>, SpectralError> {
+        Ok(Arc::new(Grid::new(
+            self.xbegin,
+            self.xend,
+            self.ne,
+            self.np,
+        )?))
+    }
+
+    /// The parameters of an existing grid.
+    pub fn of(grid: &Grid) -> GridSpec {
+        GridSpec {
+            xbegin: grid.xbegin,
+            xend: grid.xend,
+            ne: grid.ne,
+            np: grid.np,
+        }
+    }
+}
+
+impl TryFrom<GridSpec> for Grid {
     type Error = SpectralError;
-    fn try_from(r: GridSpecRaw) -> Result<Grid, SpectralError> {
+    fn try_from(r: GridSpec) -> Result<Grid, SpectralError> {
         Grid::new(r.xbegin, r.xend, r.ne, r.np)
     }
 }
 
-impl From<Grid> for GridSpecRaw {
-    fn from(g: Grid) -> GridSpecRaw {
-        GridSpecRaw {
-            xbegin: g.xbegin,
-            xend: g.xend,
-            ne: g.ne,
-            np: g.np,
-        }
+impl From<Grid> for GridSpec {
+    fn from(g: Grid) -> GridSpec {
+        GridSpec::of(&g)
     }
 }
 

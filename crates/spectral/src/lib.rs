@@ -32,7 +32,7 @@ mod solver;
 pub use banded::{BandLdlt, BandSym, SHIFT_LANES};
 pub use fp::{FokkerPlanck, FpModes};
 pub use gll::gll_nodes_weights;
-pub use grid::{Grid, MAX_NODES, MAX_NP, NORMALISATION_TOL};
+pub use grid::{Grid, GridSpec, MAX_NODES, MAX_NP, NORMALISATION_TOL};
 pub use pencil::{BandedPencil, BoundaryCondition, Eigenpairs, SturmLiouville};
 pub use solver::{BandedSolver, DenseSolver, EigenSolver, Solution};
 
