@@ -84,7 +84,11 @@ pub fn run_fit(
         Box::new(BandedSolver::default()),
     );
     let mut fit = if options.resume {
-        Fit::resume(problem, config, &checkpoint)?
+        let fit = Fit::resume(problem, config, &checkpoint)?;
+        if let Some(note) = fit.resume_note() {
+            eprintln!("note: {note}");
+        }
+        fit
     } else {
         let params = Params::from_model(&setup.model, setup.fit.fr || setup.fit.c)?;
         Fit::new(

@@ -204,6 +204,9 @@ pub fn run_pipeline(
         };
         pipeline.run([Some(b0 as &mut dyn Observer), Some(b1 as &mut dyn Observer)])?
     };
+    for note in &result.resume_notes {
+        eprintln!("note: {note}");
+    }
     for (k, p) in result.paths.iter().enumerate() {
         let file = out.join(format!("fit_path_half{}.json", k + 1));
         p.write_json(&file)?;

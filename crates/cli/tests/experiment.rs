@@ -333,12 +333,14 @@ fn resumes_after_a_kill_with_identical_results() {
     // The rerun skips the finished sample: its result.json stays as it is.
     let before = std::fs::read(result_file(&dir, done[0])).unwrap();
 
-    // The rerun reads the checkpoints: in a copy of the directory with a corrupt one it fails
-    // and names that file (it would succeed if it refitted from scratch).
+    // The rerun reads the checkpoints: in a copy of the directory where the checkpoint and
+    // its fallback (the previous one) are corrupt it fails and names the file (it would
+    // succeed if it refitted from scratch).
     let corrupt = fresh("resumed-corrupt");
     copy_dir(&dir, &corrupt);
     let ckpt = corrupt.join(format!("sample-{k}/checkpoints/half-1.ckpt"));
     std::fs::write(&ckpt, b"not a checkpoint").unwrap();
+    std::fs::write(ckpt.with_extension("ckpt.prev"), b"not a checkpoint").unwrap();
     let o = experiment(&[], &corrupt).output().unwrap();
     assert!(!o.status.success(), "a corrupt checkpoint was not read");
     let stderr = String::from_utf8_lossy(&o.stderr);

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use latentflow_data::{SpikeData, Split};
 use latentflow_likelihood::Model;
-use latentflow_optim::{CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SpikeProblem};
+use latentflow_optim::{
+    CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SpikeProblem, checkpoint_exists,
+};
 use latentflow_select::{
     BestGeneralizationResult, FeatureConsistency, FeatureConsistencyResult, PathPoint,
     best_generalization,
@@ -184,6 +186,10 @@ pub struct PipelineResult {
     pub stopped_early: bool,
     /// Wall time of the fits and the selection (s).
     pub seconds: f64,
+    /// Fits resumed from their previous checkpoint because the current one was missing or
+    /// corrupt: why, and from which iteration (empty otherwise).
+    #[serde(default)]
+    pub resume_notes: Vec<String>,
 }
 
 /// A prepared pipeline: the halves, the initial parameters, the grid.
@@ -248,7 +254,7 @@ impl Pipeline {
                 path: path.clone(),
                 every: c.checkpoint_every,
             });
-            if path.exists() {
+            if checkpoint_exists(&path) {
                 return Ok(Fit::resume(problem, fit_config, &path)?);
             }
         }
@@ -312,11 +318,17 @@ impl Pipeline {
             r0?;
             r1?;
         }
-        Self::checkpoint(&fits)?;
+        for f in &mut fits {
+            f.checkpoint()?;
+        }
         for o in [obs0, obs1].into_iter().flatten() {
             o.finish();
         }
         let iterations = fits[0].state().iteration;
+        let resume_notes = fits
+            .iter()
+            .filter_map(|f| f.resume_note().map(str::to_string))
+            .collect();
         let [f0, f1] = fits;
         let paths = [f0.into_path(), f1.into_path()];
         let Selections {
@@ -335,17 +347,8 @@ impl Pipeline {
             iterations,
             stopped_early,
             seconds: start.elapsed().as_secs_f64(),
+            resume_notes,
         })
-    }
-
-    /// Writes both fits' checkpoints (if checkpointing is on).
-    fn checkpoint(fits: &[Fit<SpikeProblem>; 2]) -> Result<(), Error> {
-        for f in fits {
-            if let Some(cp) = &f.config().checkpoint {
-                f.write_checkpoint(&cp.path)?;
-            }
-        }
-        Ok(())
     }
 
     fn should_stop(&self, fits: &[Fit<SpikeProblem>; 2], rule: &EarlyStop) -> Result<bool, Error> {

@@ -12,7 +12,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, read_checkpoint, write_checkpoint};
+use crate::checkpoint::{Checkpoint, Resumed, fingerprint, read_checkpoint, write_checkpoint};
 use crate::line_search::line_search;
 use crate::method::{Method, MethodState, step};
 use crate::rkc::RkcState;
@@ -68,6 +68,14 @@ pub struct Fit<P: Problem> {
     problem: P,
     config: FitConfig,
     state: FitState,
+    /// What checkpoints are stamped with ([`crate::checkpoint`]).
+    fingerprint: u32,
+    /// Set when [`Fit::resume`] had to read the previous checkpoint.
+    resume_note: Option<String>,
+    /// Iteration and evaluation count of the good checkpoint this fit wrote or read at the
+    /// configured path (none if unknown): only a good one is kept as the fallback when the
+    /// next is written, and an unchanged state is not written twice.
+    checkpointed: Option<(u64, u64)>,
 }
 
 impl<P: Problem> Fit<P> {
@@ -88,6 +96,9 @@ impl<P: Problem> Fit<P> {
             ));
         }
         Ok(Fit {
+            fingerprint: fingerprint(&problem, &config),
+            resume_note: None,
+            checkpointed: None,
             problem,
             config,
             state: FitState {
@@ -110,20 +121,37 @@ impl<P: Problem> Fit<P> {
         })
     }
 
-    /// Continues a fit from a checkpoint written by an earlier run with the same problem.
+    /// Continues a fit from a checkpoint written by an earlier run with the same problem and
+    /// settings (the number of iterations may differ). A checkpoint of another fit is refused;
+    /// if the checkpoint is missing or corrupt, the previous one (kept beside it as
+    /// `PATH.prev`) is read instead and [`Fit::resume_note`] says so.
     pub fn resume(
         mut problem: P,
         config: FitConfig,
         checkpoint: &Path,
     ) -> Result<Fit<P>, OptimError> {
         config.validate()?;
-        let Checkpoint { state, warm } = read_checkpoint(checkpoint)?;
+        let expected = fingerprint(&problem, &config);
+        let Resumed {
+            checkpoint: Checkpoint { state, warm, .. },
+            note,
+        } = read_checkpoint(checkpoint, expected)?;
         problem.restore_warm_state(warm);
         Ok(Fit {
+            checkpointed: note
+                .is_none()
+                .then_some((state.iteration, state.evaluations)),
             problem,
             config,
             state,
+            fingerprint: expected,
+            resume_note: note,
         })
+    }
+
+    /// Why [`Fit::resume`] read the previous checkpoint instead of the current one, if it did.
+    pub fn resume_note(&self) -> Option<&str> {
+        self.resume_note.as_deref()
     }
 
     /// The state (next iteration, parameters, path so far).
@@ -408,9 +436,7 @@ impl<P: Problem> Fit<P> {
                 Ok(r) => r,
                 Err(e) => {
                     // Keep the last good state: the parameters before the failed step.
-                    if let Some(cp) = &self.config.checkpoint {
-                        self.write_checkpoint(&cp.path)?;
-                    }
+                    self.checkpoint()?;
                     return Err(e);
                 }
             };
@@ -421,7 +447,7 @@ impl<P: Problem> Fit<P> {
                 && cp.every > 0
                 && self.state.iteration.is_multiple_of(cp.every)
             {
-                self.write_checkpoint(&cp.path)?;
+                self.checkpoint()?;
             }
         }
         Ok(())
@@ -430,24 +456,45 @@ impl<P: Problem> Fit<P> {
     /// Runs until `config.iterations`, checkpointing on schedule and at the end.
     pub fn run(&mut self, observers: &mut [&mut dyn Observer]) -> Result<(), OptimError> {
         self.run_until(self.config.iterations, observers)?;
-        if let Some(cp) = &self.config.checkpoint {
-            self.write_checkpoint(&cp.path)?;
-        }
+        self.checkpoint()?;
         for o in observers.iter_mut() {
             o.finish();
         }
         Ok(())
     }
 
-    /// Writes a checkpoint (atomically) from which [`Fit::resume`] continues bit-identically.
-    pub fn write_checkpoint(&self, path: &Path) -> Result<(), OptimError> {
+    /// Writes the configured checkpoint ([`FitConfig::checkpoint`]; nothing if none is
+    /// configured or this state's is written already), keeping the one it replaces as
+    /// `PATH.prev`.
+    pub fn checkpoint(&mut self) -> Result<(), OptimError> {
+        let Some(cp) = &self.config.checkpoint else {
+            return Ok(());
+        };
+        let here = (self.state.iteration, self.state.evaluations);
+        if self.checkpointed == Some(here) {
+            return Ok(());
+        }
         write_checkpoint(
-            path,
-            &Checkpoint {
-                state: self.state.clone(),
-                warm: self.problem.warm_state(),
-            },
-        )
+            &cp.path,
+            &self.checkpoint_data(),
+            self.checkpointed.is_some(),
+        )?;
+        self.checkpointed = Some(here);
+        Ok(())
+    }
+
+    /// Writes a checkpoint to `path` (atomically) from which [`Fit::resume`] continues
+    /// bit-identically.
+    pub fn write_checkpoint(&self, path: &Path) -> Result<(), OptimError> {
+        write_checkpoint(path, &self.checkpoint_data(), false)
+    }
+
+    fn checkpoint_data(&self) -> Checkpoint {
+        Checkpoint {
+            fingerprint: self.fingerprint,
+            state: self.state.clone(),
+            warm: self.problem.warm_state(),
+        }
     }
 
     /// Ends the fit and returns its path.

@@ -43,6 +43,7 @@ mod v1_sign;
 
 use std::path::PathBuf;
 
+pub use checkpoint::checkpoint_exists;
 pub use config::{Backtracking, CheckpointConfig, FitConfig, LineSearch, Minibatch, SaveSchedule};
 pub use fit::{AcceptedPoint, Fit, FitState};
 pub use method::{

@@ -65,6 +65,10 @@ pub trait Problem {
     /// Number of training trials (for mini-batches).
     fn num_trials(&self) -> usize;
 
+    /// Identifies what the objective is built from (data, grid, model class): checkpoints are
+    /// stamped with it, and one made for another problem is refused on resume.
+    fn fingerprint(&self) -> u32;
+
     /// Spikes of the training trials `batch` (all if `None`), per neuron: what per-spike
     /// learning rates are scaled by.
     fn spike_counts(&self, batch: Option<&[usize]>) -> SpikeCounts;
@@ -252,6 +256,23 @@ impl Problem for SpikeProblem {
                 self.train.num_neurons(),
             ),
         }
+    }
+
+    fn fingerprint(&self) -> u32 {
+        let spec = latentflow_spectral::GridSpec::of(&self.grid);
+        let mut h = crc32fast::Hasher::new();
+        h.update(&spec.xbegin.to_bits().to_le_bytes());
+        h.update(&spec.xend.to_bits().to_le_bytes());
+        h.update(&(spec.ne as u64).to_le_bytes());
+        h.update(&(spec.np as u64).to_le_bytes());
+        h.update(&[u8::from(self.boundary == BoundaryMode::Absorbing)]);
+        h.update(&(self.nv as u64).to_le_bytes());
+        h.update(&self.train.fingerprint().to_le_bytes());
+        match &self.validation {
+            Some(v) => h.update(&[&[1u8][..], &v.fingerprint().to_le_bytes()].concat()),
+            None => h.update(&[0u8]),
+        }
+        h.finalize()
     }
 
     fn warm_state(&self) -> Option<FpModes> {

@@ -328,27 +328,106 @@ fn divergence_stops_with_the_iteration_and_keeps_the_checkpoint() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// Resume reads only a checkpoint of the same fit: one of another fit (other settings, other
+/// data) is refused naming the file; a corrupt one (a flipped byte, a truncation, garbage) is
+/// replaced by the previous checkpoint, from which the fit repeats the uninterrupted fit's
+/// bits; with both bad, the error names the current one.
 #[test]
-fn a_corrupt_checkpoint_is_a_clear_error() {
-    let dir = std::env::temp_dir().join(format!("lf-corrupt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn resume_refuses_other_fits_and_falls_back_from_a_corrupt_checkpoint() {
+    let dir = std::env::temp_dir().join(format!("lf-fallback-{}", std::process::id()));
     let cp = dir.join("fit.ckpt");
-    let mut fit = new_fit(FitConfig {
-        iterations: 3,
+    let prev = dir.join("fit.ckpt.prev");
+    let config = FitConfig {
+        iterations: 30,
         checkpoint: Some(CheckpointConfig {
             path: cp.clone(),
-            every: 1,
+            every: 10,
         }),
         ..FitConfig::default()
-    });
-    fit.run(&mut []).unwrap();
-    let bytes = std::fs::read(&cp).unwrap();
-    std::fs::write(&cp, &bytes[..bytes.len() / 2]).unwrap();
+    };
+    let mut straight = new_fit(config.clone());
+    straight.run(&mut []).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
     let g = grid();
-    let err = Fit::resume(problem(&g), FitConfig::default(), &cp).unwrap_err();
-    assert!(err.to_string().contains("fit.ckpt"), "{err}");
+    let interrupted = || {
+        std::fs::remove_dir_all(&dir).ok();
+        new_fit(FitConfig {
+            iterations: 20,
+            ..config.clone()
+        })
+        .run(&mut [])
+        .unwrap();
+        assert!(prev.exists(), "the previous checkpoint is not kept");
+    };
+    let resume = |problem: SpikeProblem, config: FitConfig| Fit::resume(problem, config, &cp);
+
+    interrupted();
+    let other_settings = FitConfig {
+        learning_rates: LearningRates {
+            force: 0.001,
+            ..LearningRates::default()
+        },
+        ..config.clone()
+    };
+    let other_data = SpikeProblem::new(
+        g.clone(),
+        BoundaryMode::Reflecting,
+        data(11),
+        Some(data(5)),
+        NV,
+        Box::new(BandedSolver::default()),
+    );
+    for (what, err) in [
+        ("settings", resume(problem(&g), other_settings).unwrap_err()),
+        ("data", resume(other_data, config.clone()).unwrap_err()),
+    ] {
+        let err = err.to_string();
+        assert!(
+            err.contains("fit.ckpt:") && err.contains("another fit"),
+            "other {what}: {err}"
+        );
+    }
+    // More iterations are the same fit.
+    let longer = FitConfig {
+        iterations: 40,
+        ..config.clone()
+    };
+    assert_eq!(resume(problem(&g), longer).unwrap().state().iteration, 20);
+
+    type Damage = fn(&mut Vec<u8>);
+    let damages: [(&str, Damage); 3] = [
+        ("flipped byte", |b| {
+            let k = b.len() / 2;
+            b[k] ^= 0x10;
+        }),
+        ("truncated", |b| b.truncate(b.len() - 100)),
+        ("garbage", |b| *b = b"not a checkpoint".to_vec()),
+    ];
+    for (what, damage) in damages {
+        interrupted();
+        let mut bytes = std::fs::read(&cp).unwrap();
+        damage(&mut bytes);
+        std::fs::write(&cp, &bytes).unwrap();
+        let mut resumed = resume(problem(&g), config.clone()).unwrap();
+        assert_eq!(resumed.state().iteration, 10, "{what}");
+        let note = resumed.resume_note().expect("no note on the fallback");
+        assert!(note.contains("fit.ckpt.prev"), "{what}: {note}");
+        resumed.run(&mut []).unwrap();
+        assert_eq!(
+            resumed.state(),
+            straight.state(),
+            "{what}: not the same fit"
+        );
+    }
+
+    interrupted();
     std::fs::write(&cp, b"hello").unwrap();
-    assert!(Fit::resume(problem(&g), FitConfig::default(), &cp).is_err());
+    std::fs::write(&prev, b"hello").unwrap();
+    let err = resume(problem(&g), config.clone()).unwrap_err().to_string();
+    assert!(
+        err.contains("fit.ckpt:") && err.contains("not a latentflow checkpoint"),
+        "{err}"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
