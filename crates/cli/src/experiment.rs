@@ -137,8 +137,7 @@ pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
 
 fn run_experiment(name: &str, truth: Potential, args: ExperimentArgs) -> anyhow::Result<()> {
     let start = Instant::now();
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    crate::output::prepare(&args.out)?;
     let mine: Vec<usize> = (0..args.samples)
         .filter(|k| args.shard.is_none_or(|(i, m)| k % m == i - 1))
         .collect();

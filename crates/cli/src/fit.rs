@@ -125,8 +125,7 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let train = read(&args.data)?;
     let validation = args.validation.as_ref().map(read).transpose()?;
     let setup = args.init.build(&train)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    crate::output::prepare(&args.out)?;
     let start = std::time::Instant::now();
     let options = FitOptions {
         iterations: args.iterations,
@@ -154,9 +153,9 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
             .map(|(i, v)| json!({"iteration": i, "validation_neg_loglik": v})),
         "version": env!("CARGO_PKG_VERSION"),
     });
-    std::fs::write(
-        args.out.join("summary.json"),
-        serde_json::to_string_pretty(&summary)?,
+    latentflow::data::write_atomic(
+        &args.out.join("summary.json"),
+        serde_json::to_string_pretty(&summary)?.as_bytes(),
     )?;
     report::fit_plots(&setup.grid, path, None, &args.out)?;
     println!(

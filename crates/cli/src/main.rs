@@ -5,6 +5,7 @@ mod experiment;
 mod fit;
 mod init;
 mod loglik;
+mod output;
 mod plateau;
 mod plots;
 mod progress;

@@ -98,8 +98,7 @@ pub fn run(args: PlateauArgs) -> anyhow::Result<()> {
         fit: vec![ParamChoice::Force],
     }
     .build(&train)?;
-    std::fs::create_dir_all(&args.out)
-        .with_context(|| format!("creating {}", args.out.display()))?;
+    crate::output::prepare(&args.out)?;
     let options = FitOptions {
         iterations: args.iterations,
         step: args.step.clone(),

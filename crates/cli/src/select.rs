@@ -175,7 +175,7 @@ pub fn run_pipeline(
         extra,
     } = target;
     let start = Instant::now();
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    crate::output::prepare(out)?;
     let stale = out.join("report.json");
     if stale.exists() {
         std::fs::remove_file(&stale).with_context(|| format!("removing {}", stale.display()))?;

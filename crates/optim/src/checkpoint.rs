@@ -1,17 +1,22 @@
 //! Checkpoints: the fit state and the warm-start basis, bincode-encoded, with a fingerprint of
 //! the problem and settings they belong to and a checksum, written atomically; the previous
-//! checkpoint is kept beside the current one as a fallback.
+//! checkpoint is kept beside the current one as a fallback. The path's saved models, the bulk
+//! of a fit's state (a 20-neuron fit keeps ~100 MB of them), are appended once each to a models
+//! file beside the checkpoint, which records how many of its entries it covers and their
+//! checksum.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use latentflow_spectral::FpModes;
 use serde::{Deserialize, Serialize};
 
-use crate::{FitConfig, FitState, OptimError, Problem};
+use crate::{FitConfig, FitState, OptimError, Problem, SavedModel};
 
 /// Format tag at the start of every checkpoint file: "LFCKPT" and a two-digit format version
 /// (02: the fit state carries the step control; 03: evaluations and the RKC state; 04: a
-/// fingerprint of the problem and settings, and a CRC-32 of the body at the end).
+/// fingerprint of the problem and settings, a CRC-32 of the body at the end, the saved models
+/// in a models file).
 const MAGIC: &[u8; 8] = b"LFCKPT04";
 
 /// What a checkpoint holds.
@@ -19,8 +24,30 @@ const MAGIC: &[u8; 8] = b"LFCKPT04";
 pub(crate) struct Checkpoint {
     /// [`fingerprint`] of the fit that wrote it.
     pub fingerprint: u32,
+    /// The fit state, its path without the saved models (they are in the models file).
     pub state: FitState,
     pub warm: Option<FpModes>,
+    /// Entries of the models file that belong to this checkpoint (the first ones).
+    pub models: u64,
+    /// CRC-32 of those entries' bodies, in order.
+    pub models_crc: u32,
+}
+
+/// How far the models file of a checkpoint goes: entries, bytes and their running CRC-32.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ModelLog {
+    count: u64,
+    bytes: u64,
+    crc: crc32fast::Hasher,
+}
+
+/// Where the saved models of the checkpoint at `path` are kept: `path` with `.models`
+/// appended. Entries: body length (u64, little-endian), body (a bincode [`SavedModel`]),
+/// CRC-32 of the body (u32, little-endian).
+pub(crate) fn models_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".models");
+    PathBuf::from(name)
 }
 
 /// Identifies what a fit's path depends on: the problem ([`Problem::fingerprint`]: data, grid,
@@ -64,14 +91,32 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), OptimError> 
     latentflow_data::write_atomic(path, bytes).map_err(|e| io_err(path, e))
 }
 
-/// Writes `cp` to `path` atomically; with `rotate`, the checkpoint there (a good one) is first
-/// moved to [`fallback_path`], so that whenever the process stops, one of the two is complete.
+/// Writes a checkpoint of `state` to `path`: first the saved models not yet in the models file
+/// (after cutting the file back to what `log` covers; no `log`: the file is started anew), then
+/// the checkpoint atomically; with `rotate`, the checkpoint there (a good one) is first moved to
+/// [`fallback_path`], so that whenever the process stops, one of the two is complete.
+/// `state.path.models` is left empty in the checkpoint.
 pub(crate) fn write_checkpoint(
     path: &Path,
-    cp: &Checkpoint,
+    fingerprint: u32,
+    state: FitState,
+    warm: Option<FpModes>,
+    models: &[SavedModel],
+    log: &mut Option<ModelLog>,
     rotate: bool,
 ) -> Result<(), OptimError> {
-    let body = bincode::serde::encode_to_vec(cp, bincode::config::standard())
+    let file = models_path(path);
+    let updated = append_models(&file, models, log.take().unwrap_or_default())
+        .map_err(|e| io_err(&file, e))?;
+    let cp = Checkpoint {
+        fingerprint,
+        state,
+        warm,
+        models: updated.count,
+        models_crc: updated.crc.clone().finalize(),
+    };
+    *log = Some(updated);
+    let body = bincode::serde::encode_to_vec(&cp, bincode::config::standard())
         .map_err(|e| io_err(path, e))?;
     let mut bytes = Vec::with_capacity(MAGIC.len() + body.len() + 4);
     bytes.extend_from_slice(MAGIC);
@@ -83,6 +128,89 @@ pub(crate) fn write_checkpoint(
     write_atomic(path, &bytes)
 }
 
+/// Cuts the models file back to `log` and appends `models[log.count..]`, synced.
+fn append_models(
+    file: &Path,
+    models: &[SavedModel],
+    mut log: ModelLog,
+) -> Result<ModelLog, String> {
+    if let Some(dir) = file.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .map_err(|e| e.to_string())?;
+    f.set_len(log.bytes).map_err(|e| e.to_string())?;
+    let mut out = std::io::BufWriter::new(&mut f);
+    for m in models.iter().skip(log.count as usize) {
+        let body = bincode::serde::encode_to_vec(m, bincode::config::standard())
+            .map_err(|e| e.to_string())?;
+        out.write_all(&(body.len() as u64).to_le_bytes())
+            .and_then(|()| out.write_all(&body))
+            .and_then(|()| out.write_all(&crc32fast::hash(&body).to_le_bytes()))
+            .map_err(|e| e.to_string())?;
+        log.crc.update(&body);
+        log.count += 1;
+        log.bytes += body.len() as u64 + 12;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    drop(out);
+    f.sync_all().map_err(|e| e.to_string())?;
+    Ok(log)
+}
+
+/// Reads the first `cp.models` entries of the models `file` into the state of the checkpoint
+/// read from `path`, checking each entry's and the whole prefix's checksum.
+fn read_models(file: &Path, path: &Path, cp: &mut Checkpoint) -> Result<ModelLog, OptimError> {
+    let bad = |what: &str| {
+        io_err(
+            file,
+            format!("{what} (needed by the checkpoint {})", path.display()),
+        )
+    };
+    let bytes = std::fs::read(file).map_err(|e| io_err(file, e))?;
+    let mut log = ModelLog::default();
+    let mut models = Vec::new();
+    let mut at = 0usize;
+    while log.count < cp.models {
+        let head = bytes
+            .get(at..at + 8)
+            .ok_or_else(|| bad("the models file is truncated"))?;
+        let len = u64::from_le_bytes(head.try_into().expect("8 bytes"));
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| (at + 8).checked_add(l))
+            .filter(|&e| e + 4 <= bytes.len())
+            .ok_or_else(|| bad("the models file is truncated or corrupt"))?;
+        let body = &bytes[at + 8..end];
+        if crc32fast::hash(body).to_le_bytes() != bytes[end..end + 4] {
+            return Err(bad(
+                "corrupt models file (an entry's checksum does not match)",
+            ));
+        }
+        let (m, used): (SavedModel, usize) =
+            bincode::serde::decode_from_slice(body, bincode::config::standard())
+                .map_err(|e| bad(&format!("corrupt models file: {e}")))?;
+        if used != body.len() {
+            return Err(bad("corrupt models file (an entry has trailing bytes)"));
+        }
+        models.push(m);
+        log.crc.update(body);
+        log.count += 1;
+        at = end + 4;
+        log.bytes = at as u64;
+    }
+    if log.crc.clone().finalize() != cp.models_crc {
+        return Err(bad(
+            "the models file holds other models than the checkpoint's",
+        ));
+    }
+    cp.state.path.models = models;
+    Ok(log)
+}
+
 /// Why a checkpoint was not read.
 enum Unread {
     /// Missing, unreadable, of another format or corrupt: the fallback may serve.
@@ -91,11 +219,13 @@ enum Unread {
     Foreign(OptimError),
 }
 
-/// Reads a checkpoint and checks its format, checksum and fingerprint (`expected`).
-fn read_one(path: &Path, expected: u32) -> Result<Checkpoint, Unread> {
-    read_intact(path).map_err(Unread::Bad).and_then(|cp| {
+/// Reads a checkpoint and checks its format, checksum and fingerprint (`expected`), then its
+/// saved models from the models `file`.
+fn read_one(path: &Path, file: &Path, expected: u32) -> Result<(Checkpoint, ModelLog), Unread> {
+    read_intact(path).map_err(Unread::Bad).and_then(|mut cp| {
         if cp.fingerprint == expected {
-            Ok(cp)
+            let log = read_models(file, path, &mut cp).map_err(Unread::Bad)?;
+            Ok((cp, log))
         } else {
             Err(Unread::Foreign(io_err(
                 path,
@@ -140,9 +270,11 @@ fn read_intact(path: &Path) -> Result<Checkpoint, OptimError> {
     Ok(cp)
 }
 
-/// A checkpoint read for resuming, and a note when it is the fallback.
+/// A checkpoint read for resuming (its saved models included), how far the models file goes
+/// for it, and a note when it is the fallback.
 pub(crate) struct Resumed {
     pub checkpoint: Checkpoint,
+    pub log: ModelLog,
     /// Why the fallback was read (the current checkpoint's error), if it was.
     pub note: Option<String>,
 }
@@ -151,10 +283,12 @@ pub(crate) struct Resumed {
 /// missing, unreadable or corrupt (not if it belongs to another fit), the previous checkpoint
 /// ([`fallback_path`]) is read instead when it is good.
 pub(crate) fn read_checkpoint(path: &Path, expected: u32) -> Result<Resumed, OptimError> {
-    let err = match read_one(path, expected) {
-        Ok(checkpoint) => {
+    let file = models_path(path);
+    let err = match read_one(path, &file, expected) {
+        Ok((checkpoint, log)) => {
             return Ok(Resumed {
                 checkpoint,
+                log,
                 note: None,
             });
         }
@@ -165,8 +299,8 @@ pub(crate) fn read_checkpoint(path: &Path, expected: u32) -> Result<Resumed, Opt
     if !prev.exists() {
         return Err(err);
     }
-    match read_one(&prev, expected) {
-        Ok(checkpoint) => {
+    match read_one(&prev, &file, expected) {
+        Ok((checkpoint, log)) => {
             let note = format!(
                 "{err}; resumed from the previous checkpoint {} (iteration {})",
                 prev.display(),
@@ -174,11 +308,18 @@ pub(crate) fn read_checkpoint(path: &Path, expected: u32) -> Result<Resumed, Opt
             );
             Ok(Resumed {
                 checkpoint,
+                log,
                 note: Some(note),
             })
         }
         Err(Unread::Foreign(e)) => Err(e),
-        Err(Unread::Bad(_)) => Err(err),
+        Err(Unread::Bad(e)) => Err(match err {
+            OptimError::Io { path, message } => OptimError::Io {
+                path,
+                message: format!("{message}; the previous checkpoint is unusable too ({e})"),
+            },
+            other => other,
+        }),
     }
 }
 

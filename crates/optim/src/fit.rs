@@ -12,7 +12,9 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{Checkpoint, Resumed, fingerprint, read_checkpoint, write_checkpoint};
+use crate::checkpoint::{
+    Checkpoint, ModelLog, Resumed, fingerprint, read_checkpoint, write_checkpoint,
+};
 use crate::line_search::line_search;
 use crate::method::{Method, MethodState, step};
 use crate::rkc::RkcState;
@@ -76,6 +78,8 @@ pub struct Fit<P: Problem> {
     /// configured path (none if unknown): only a good one is kept as the fallback when the
     /// next is written, and an unchanged state is not written twice.
     checkpointed: Option<(u64, u64)>,
+    /// How far the models file of the configured checkpoint goes (none: start it anew).
+    model_log: Option<ModelLog>,
 }
 
 impl<P: Problem> Fit<P> {
@@ -99,6 +103,7 @@ impl<P: Problem> Fit<P> {
             fingerprint: fingerprint(&problem, &config),
             resume_note: None,
             checkpointed: None,
+            model_log: None,
             problem,
             config,
             state: FitState {
@@ -134,6 +139,7 @@ impl<P: Problem> Fit<P> {
         let expected = fingerprint(&problem, &config);
         let Resumed {
             checkpoint: Checkpoint { state, warm, .. },
+            log,
             note,
         } = read_checkpoint(checkpoint, expected)?;
         problem.restore_warm_state(warm);
@@ -146,6 +152,7 @@ impl<P: Problem> Fit<P> {
             state,
             fingerprint: expected,
             resume_note: note,
+            model_log: Some(log),
         })
     }
 
@@ -474,27 +481,20 @@ impl<P: Problem> Fit<P> {
         if self.checkpointed == Some(here) {
             return Ok(());
         }
+        let models = std::mem::take(&mut self.state.path.models);
+        let state = self.state.clone();
+        self.state.path.models = models;
         write_checkpoint(
             &cp.path,
-            &self.checkpoint_data(),
+            self.fingerprint,
+            state,
+            self.problem.warm_state(),
+            &self.state.path.models,
+            &mut self.model_log,
             self.checkpointed.is_some(),
         )?;
         self.checkpointed = Some(here);
         Ok(())
-    }
-
-    /// Writes a checkpoint to `path` (atomically) from which [`Fit::resume`] continues
-    /// bit-identically.
-    pub fn write_checkpoint(&self, path: &Path) -> Result<(), OptimError> {
-        write_checkpoint(path, &self.checkpoint_data(), false)
-    }
-
-    fn checkpoint_data(&self) -> Checkpoint {
-        Checkpoint {
-            fingerprint: self.fingerprint,
-            state: self.state.clone(),
-            warm: self.problem.warm_state(),
-        }
     }
 
     /// Ends the fit and returns its path.

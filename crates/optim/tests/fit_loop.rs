@@ -1,6 +1,7 @@
 //! The fit loop: resume is bit-identical, small steps decrease -log L, Adam and mini-batches
 //! work, divergence stops cleanly and keeps the checkpoint.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use latentflow_data::{SpikeData, Trial};
@@ -394,20 +395,26 @@ fn resume_refuses_other_fits_and_falls_back_from_a_corrupt_checkpoint() {
     };
     assert_eq!(resume(problem(&g), longer).unwrap().state().iteration, 20);
 
+    // The saved models are in fit.ckpt.models (entries 10 to 20 after the previous
+    // checkpoint's); losing its tail loses only the current checkpoint.
+    let models = dir.join("fit.ckpt.models");
     type Damage = fn(&mut Vec<u8>);
-    let damages: [(&str, Damage); 3] = [
-        ("flipped byte", |b| {
+    let damages: [(&str, &PathBuf, Damage); 4] = [
+        ("flipped byte", &cp, |b| {
             let k = b.len() / 2;
             b[k] ^= 0x10;
         }),
-        ("truncated", |b| b.truncate(b.len() - 100)),
-        ("garbage", |b| *b = b"not a checkpoint".to_vec()),
+        ("truncated", &cp, |b| b.truncate(b.len() - 100)),
+        ("garbage", &cp, |b| *b = b"not a checkpoint".to_vec()),
+        ("models file truncated", &models, |b| {
+            b.truncate(b.len() - 100)
+        }),
     ];
-    for (what, damage) in damages {
+    for (what, file, damage) in damages {
         interrupted();
-        let mut bytes = std::fs::read(&cp).unwrap();
+        let mut bytes = std::fs::read(file).unwrap();
         damage(&mut bytes);
-        std::fs::write(&cp, &bytes).unwrap();
+        std::fs::write(file, &bytes).unwrap();
         let mut resumed = resume(problem(&g), config.clone()).unwrap();
         assert_eq!(resumed.state().iteration, 10, "{what}");
         let note = resumed.resume_note().expect("no note on the fallback");
