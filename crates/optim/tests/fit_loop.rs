@@ -65,10 +65,15 @@ fn initial(grid: &Arc<Grid>) -> Model {
 }
 
 fn problem(grid: &Arc<Grid>) -> SpikeProblem {
+    problem_on(grid, data(12))
+}
+
+/// The fit of `train` validated on the usual validation data.
+fn problem_on(grid: &Arc<Grid>, train: SpikeData) -> SpikeProblem {
     SpikeProblem::new(
         grid.clone(),
         BoundaryMode::Reflecting,
-        data(12),
+        train,
         Some(data(5)),
         NV,
         Box::new(BandedSolver::default()),
@@ -370,14 +375,7 @@ fn resume_refuses_other_fits_and_falls_back_from_a_corrupt_checkpoint() {
         },
         ..config.clone()
     };
-    let other_data = SpikeProblem::new(
-        g.clone(),
-        BoundaryMode::Reflecting,
-        data(11),
-        Some(data(5)),
-        NV,
-        Box::new(BandedSolver::default()),
-    );
+    let other_data = problem_on(&g, data(11));
     for (what, err) in [
         ("settings", resume(problem(&g), other_settings).unwrap_err()),
         ("data", resume(other_data, config.clone()).unwrap_err()),
