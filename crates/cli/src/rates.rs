@@ -23,13 +23,14 @@ pub struct StepArgs {
     /// F0 0.005, Fr 0.005, C 0.01. With F 0.005 this is the original code's exact path.
     #[arg(long)]
     pub absolute_lr: bool,
-    /// How the descent path is followed: `gd`, plain gradient descent (one gradient
-    /// evaluation per iteration, the paper's method); `rkc`, the same path by a
+    /// How the descent path is followed: `rkc` (the default), gradient descent's path by a
     /// Runge–Kutta–Chebyshev integrator with error control (one record per step of many
-    /// iterations, far fewer evaluations on long paths); `adam`, Adam instead of gradient
-    /// descent (a different path).
-    #[arg(long, value_enum, default_value_t = PathMethod::Gd)]
-    pub method: PathMethod,
+    /// iterations, far fewer gradient evaluations on long paths, the same selected models);
+    /// `gd`, plain gradient descent (one evaluation per iteration, the paper's method, and the
+    /// default with --v1-sign-term); `adam`, Adam instead of gradient descent (a different
+    /// path).
+    #[arg(long, value_enum)]
+    pub method: Option<PathMethod>,
     /// Reproduce the sign error of the paper's code (neuralflow v1.0.0), to study its effect:
     /// at each iteration, with probability 1/2, add to the F gradient the term v1 added when
     /// its eigensolver returned the ground state negated (docs/method.md §10). Draws are
@@ -41,10 +42,9 @@ pub struct StepArgs {
 }
 
 /// The `--method` choices.
-#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathMethod {
     /// Plain gradient descent.
-    #[default]
     Gd,
     /// Gradient descent's path by the RKC integrator.
     Rkc,
@@ -102,12 +102,22 @@ impl StepArgs {
         rates
     }
 
+    /// The chosen method: `--method`, else RKC (gradient descent with the sign term, which
+    /// RKC does not take).
+    pub fn method(&self) -> PathMethod {
+        self.method.unwrap_or(if self.v1_sign_term.is_some() {
+            PathMethod::Gd
+        } else {
+            PathMethod::Rkc
+        })
+    }
+
     /// The fit settings for `iterations` iterations of the parameters `fit`.
     pub fn fit_config(&self, iterations: u64, fit: GradRequest) -> FitConfig {
         let defaults = FitConfig::default();
         FitConfig {
             iterations,
-            method: match self.method {
+            method: match self.method() {
                 PathMethod::Gd => Method::GradientDescent,
                 PathMethod::Rkc => Method::Rkc(Rkc::default()),
                 PathMethod::Adam => Method::adam(),
@@ -149,7 +159,7 @@ mod tests {
                 (ParamChoice::C, 0.5),
             ],
             absolute_lr: false,
-            method: PathMethod::Adam,
+            method: Some(PathMethod::Adam),
             v1_sign_term: None,
         };
         let c = args.fit_config(7, GradRequest::FORCE);
@@ -170,6 +180,17 @@ mod tests {
         .fit_config(7, GradRequest::FORCE);
         assert_eq!(v1.v1_sign_term, Some(V1SignTerm { seed: 42 }));
         assert_eq!(v1.backtracking, None);
+        assert_eq!(
+            v1.method,
+            Method::GradientDescent,
+            "the sign term's default method"
+        );
+        let plain = StepArgs::default().fit_config(7, GradRequest::FORCE);
+        assert_eq!(
+            plain.method,
+            Method::Rkc(Rkc::default()),
+            "the default method"
+        );
         let paper = StepArgs {
             absolute_lr: true,
             ..StepArgs::default()
