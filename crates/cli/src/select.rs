@@ -53,7 +53,8 @@ pub struct PipelineArgs {
     /// Feature-complexity units the fits must run past M* before stopping early.
     #[arg(long, default_value_t = 1.0, value_parser = non_negative, allow_hyphen_values = true)]
     pub margin: f64,
-    /// Iterations between early-stop checks.
+    /// Iterations between early-stop checks; the period doubles from 50 periods on, each time
+    /// the iteration count doubles (e.g. 500 up to 25,000, 1,000 up to 50,000, ...).
     #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
     pub check_every: u64,
     /// Checkpoint every this many iterations.

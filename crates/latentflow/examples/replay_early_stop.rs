@@ -68,12 +68,14 @@ fn replay(dir: &Path) -> Result<(), Failure> {
     for margin in [0.25, 0.5, rule.margin] {
         let rule = EarlyStop { margin, ..rule };
         let mut stop = None;
-        for t in (rule.check_every..=ran).step_by(rule.check_every.max(1) as usize) {
+        let mut t = rule.next_check(0);
+        while t <= ran {
             let cut = truncated(&points, t);
             if rule.reached(&kl, grid.w(), [&cut[0], &cut[1]], t)? {
                 stop = Some(t);
                 break;
             }
+            t = rule.next_check(t);
         }
         match stop {
             Some(t) => println!(

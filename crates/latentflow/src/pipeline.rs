@@ -24,10 +24,11 @@ use crate::{Error, GridSpec};
 /// When to stop the two fits before the iteration cap: the KL consistency curve has crossed
 /// its threshold at least `margin` feature-complexity units before the current end of the
 /// axis, and both validation minima lie in the first `validation_behind` fraction of the run.
-/// Checked every `check_every` iterations.
+/// Checked every `check_every` iterations up to [`EarlyStop::DOUBLING`] x `check_every`, then
+/// with the period doubled each time the iteration count doubles ([`EarlyStop::next_check`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct EarlyStop {
-    /// Iterations between checks.
+    /// Iterations between checks early in a run (the period that later doubles).
     pub check_every: u64,
     /// Feature-complexity units the axis must extend past M*.
     pub margin: f64,
@@ -62,6 +63,31 @@ impl EarlyStop {
 }
 
 impl EarlyStop {
+    /// The check period doubles first at `DOUBLING x check_every` iterations and then each
+    /// time the count doubles, so it stays between 1/50 and 1/25 of the iterations run: a
+    /// stop comes at most ~4% of the run later than with a check at every iteration, and a
+    /// long path is not cut into short legs (an RKC step never passes a check).
+    pub const DOUBLING: u64 = 50;
+
+    /// The period of the checks that follow iteration `t`: `check_every x 2^k`, with k the bit
+    /// length of `t / (DOUBLING x check_every)`.
+    fn period(&self, t: u64) -> u64 {
+        let every = self.check_every.max(1);
+        let q = t / Self::DOUBLING.saturating_mul(every);
+        every.saturating_mul(1u64 << (u64::BITS - q.leading_zeros()).min(40))
+    }
+
+    /// The first check after iteration `t`. Every check is a multiple of `check_every`.
+    pub fn next_check(&self, t: u64) -> u64 {
+        let p = self.period(t);
+        (t / p).saturating_add(1).saturating_mul(p)
+    }
+
+    /// True if iteration `t` (> 0) is a check.
+    pub fn is_check(&self, t: u64) -> bool {
+        t > 0 && t.is_multiple_of(self.period(t - 1))
+    }
+
     /// Checks the ranges: a check period of at least 1, a finite margin >= 0, and
     /// 0 < validation_behind <= 1.
     pub fn validate(&self) -> Result<(), Error> {
@@ -277,20 +303,28 @@ impl Pipeline {
         let mut fits = [self.fit_for(0)?, self.fit_for(1)?];
         let [mut obs0, mut obs1] = observers;
         let total = c.fit.iterations;
-        let period = c.early_stop.map_or(total.max(1), |rule| rule.check_every);
-        // Resuming: a run stopped between writing the two checkpoints left one fit a
-        // checkpoint interval behind (or without a checkpoint); the first leg brings it level.
-        // Checkpoints are written before the early-stop check of their iteration, and an
-        // early-stopped run's last checkpoint is at the iteration where it stopped: make that
-        // check again, or a resumed run would go on where the uninterrupted one stopped.
+        let next_target = |t: u64| match &c.early_stop {
+            Some(rule) => rule.next_check(t).min(total),
+            None => total,
+        };
+        // Resuming: both fits lie in the same leg between two checks (they run to each check
+        // together); a checkpoint may sit anywhere in it (an RKC step is not cut for one). The
+        // first leg ends at the first check at or after the further fit, and each fit steps
+        // there as it would have without the interruption. Checkpoints are written before the
+        // early-stop check of their iteration, and an early-stopped run's last checkpoint is at
+        // the iteration where it stopped: make that check again, or a resumed run would go on
+        // where the uninterrupted one stopped.
         let resumed = fits[0].state().iteration.max(fits[1].state().iteration);
-        let mut target = resumed;
+        let mut target = match &c.early_stop {
+            Some(rule) if resumed > 0 && !rule.is_check(resumed) => next_target(resumed),
+            _ => resumed,
+        };
         let mut stopped_early = false;
         loop {
             if fits.iter().all(|f| f.state().iteration >= target) {
                 if target > 0
                     && let Some(rule) = &c.early_stop
-                    && target.is_multiple_of(rule.check_every)
+                    && rule.is_check(target)
                     && self.should_stop(&fits, rule)?
                 {
                     stopped_early = true;
@@ -299,7 +333,7 @@ impl Pipeline {
                 if target >= total {
                     break;
                 }
-                target = ((target / period + 1) * period).min(total);
+                target = next_target(target);
             }
             let [f0, f1] = &mut fits;
             let (mut o0, mut o1): (Vec<&mut dyn Observer>, Vec<&mut dyn Observer>) =
@@ -395,4 +429,42 @@ struct Selections {
     js: FeatureConsistencyResult,
     bg: [BestGeneralizationResult; 2],
     orientation: OrientationChoice,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EarlyStop;
+
+    #[test]
+    fn checks_follow_the_doubling_schedule() {
+        let rule = EarlyStop::default();
+        assert_eq!(rule.next_check(0), 500);
+        assert_eq!(rule.next_check(24_999), 25_000);
+        assert_eq!(rule.next_check(25_000), 26_000);
+        assert_eq!(rule.next_check(50_000), 52_000);
+        assert_eq!(rule.next_check(400_000), 416_000);
+        assert!(rule.is_check(25_000) && rule.is_check(26_000) && !rule.is_check(25_500));
+        // On a small period, against brute force: the checks are exactly the chain from 0,
+        // each a multiple of check_every, and the period stays within 1/50..1/25 of t.
+        for every in [1, 3, 7] {
+            let rule = EarlyStop {
+                check_every: every,
+                ..EarlyStop::default()
+            };
+            let mut chain = vec![0];
+            while *chain.last().unwrap() < 5_000 {
+                chain.push(rule.next_check(*chain.last().unwrap()));
+            }
+            for t in 1..5_000u64 {
+                assert_eq!(rule.is_check(t), chain.contains(&t), "every {every}, t {t}");
+                let next = rule.next_check(t);
+                assert!(chain.contains(&next) && next > t && next.is_multiple_of(every));
+                let gap = next - chain.iter().rev().find(|&&c| c <= t).unwrap();
+                assert!(
+                    gap == every || (gap * 50 >= t && gap * 25 <= t + gap),
+                    "t {t}, gap {gap}"
+                );
+            }
+        }
+    }
 }

@@ -423,9 +423,11 @@ impl<P: Problem> Fit<P> {
         self.state.path.records.push(record);
     }
 
-    /// Runs steps until iteration `target` (at most the configured number), checkpointing on
-    /// schedule: every step ends at or before `target` and the next checkpoint, so two fits
-    /// run to the same target stop at the same iteration whatever their method.
+    /// Runs steps until iteration `target` (at most the configured number): every step ends at
+    /// or before `target`, so two fits run to the same target stop at the same iteration
+    /// whatever their method. A checkpoint is written after each step that reaches or passes a
+    /// multiple of the checkpoint period (with gradient descent, at the multiples; an RKC step
+    /// is not shortened for a checkpoint, and resuming from one repeats the same steps).
     pub fn run_until(
         &mut self,
         target: u64,
@@ -434,12 +436,8 @@ impl<P: Problem> Fit<P> {
         let total = self.config.iterations;
         let target = target.min(total);
         while self.state.iteration < target {
-            let i = self.state.iteration;
-            let limit = match &self.config.checkpoint {
-                Some(cp) if cp.every > 0 => target.min((i / cp.every + 1) * cp.every),
-                _ => target,
-            };
-            let record = match self.step_before(limit) {
+            let before = self.state.iteration;
+            let record = match self.step_before(target) {
                 Ok(r) => r,
                 Err(e) => {
                     // Keep the last good state: the parameters before the failed step.
@@ -452,7 +450,7 @@ impl<P: Problem> Fit<P> {
             }
             if let Some(cp) = &self.config.checkpoint
                 && cp.every > 0
-                && self.state.iteration.is_multiple_of(cp.every)
+                && self.state.iteration / cp.every > before / cp.every
             {
                 self.checkpoint()?;
             }

@@ -143,8 +143,9 @@ fn rkc_follows_gradient_descent_with_fewer_evaluations() {
     assert!(symmetric_kl(&w, first, &gd.models.last().unwrap().peq).unwrap() > 0.05);
 }
 
-/// A fit interrupted at a checkpoint and resumed repeats the uninterrupted fit's bits (both
-/// checkpoint on the same schedule: RKC steps end on checkpoint iterations).
+/// A fit interrupted at a checkpoint and resumed repeats the uninterrupted fit's bits: one
+/// stopped at its iteration cap (a saved iteration, where RKC steps end) and extended, and one
+/// checkpointed after an arbitrary step (checkpoints do not cut RKC steps).
 #[test]
 fn rkc_resumes_bit_identically() {
     let dir = std::env::temp_dir().join(format!("lf-rkc-resume-{}", std::process::id()));
@@ -171,9 +172,27 @@ fn rkc_resumes_bit_identically() {
     };
     let mut resumed = Fit::resume(problem, config, &dir.join("part.ckpt")).unwrap();
     resumed.run(&mut []).unwrap();
-    std::fs::remove_dir_all(&dir).ok();
     let path = resumed.into_path();
     assert!(path.records.len() > 20);
+    assert_eq!(path.records, whole.records);
+    assert_eq!(path.models, whole.models);
+    // Checkpointed mid-run after the first step past iteration 700, not a multiple of the
+    // checkpoint period.
+    let mut part = fit(method, 1_500, save, Some(every("mid.ckpt")));
+    while part.state().iteration <= 700 {
+        part.step().unwrap();
+    }
+    let at = part.state().iteration;
+    assert!(!at.is_multiple_of(500), "iteration {at}");
+    part.checkpoint().unwrap();
+    let config = part.config().clone();
+    drop(part);
+    let problem = self::problem();
+    let mut resumed = Fit::resume(problem, config, &dir.join("mid.ckpt")).unwrap();
+    assert_eq!(resumed.state().iteration, at);
+    resumed.run(&mut []).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    let path = resumed.into_path();
     assert_eq!(path.records, whole.records);
     assert_eq!(path.models, whole.models);
 }

@@ -1,6 +1,7 @@
 //! The RKC step of the fit loop ([`crate::Rkc`], method.md §5): the velocity of the flow
 //! gradient descent follows, the spectral-radius estimate that sets the stages, and one
-//! error-controlled step that never passes a saved, checkpoint or early-stop iteration.
+//! error-controlled step that never passes a saved iteration or the limit it is given (the end
+//! of the run or the next early-stop check).
 
 use latentflow_likelihood::Gradients;
 
