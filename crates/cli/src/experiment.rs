@@ -55,10 +55,20 @@ enum Which {
 }
 
 /// Arguments of one experiment.
+/// A number of samples, 1 to 1,000,000 (for clap).
+fn samples_count(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=1_000_000).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "must be a whole number from 1 to 1000000 (got {text})"
+        )),
+    }
+}
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExperimentArgs {
     /// Number of independent data samples.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = samples_count)]
     samples: usize,
     /// Spikes per sample (about: whole trials).
     #[arg(long, default_value_t = 20_000)]

@@ -124,6 +124,17 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let read = |p: &PathBuf| SpikeData::read(p);
     let train = read(&args.data)?;
     let validation = args.validation.as_ref().map(read).transpose()?;
+    if let (Some(v), Some(path)) = (&validation, &args.validation)
+        && v.num_neurons() != train.num_neurons()
+    {
+        anyhow::bail!(
+            "{}: the validation data have {} neurons, the training data ({}) {}",
+            path.display(),
+            v.num_neurons(),
+            args.data.display(),
+            train.num_neurons()
+        );
+    }
     let setup = args.init.build(&train)?;
     crate::output::prepare(&args.out)?;
     let start = std::time::Instant::now();

@@ -124,8 +124,13 @@ fn run_case(root: &Path, k: usize, case: &Case) -> Outcome {
             }
         }
         Some(101) => Outcome::Panic(what()),
-        Some(1) => {
-            let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        // 1: the command's errors; 2: an option rejected where it is parsed (clap adds its
+        // hint line, "For more information, try '--help'.", which is not a second error).
+        Some(1 | 2) => {
+            let lines: Vec<&str> = stderr
+                .lines()
+                .filter(|l| !l.trim().is_empty() && !l.starts_with("For more information"))
+                .collect();
             if lines.len() != 1 || !lines[0].starts_with("error: ") {
                 return Outcome::Unclear(format!("not one error line: {}", what()));
             }
@@ -180,6 +185,7 @@ fn model_text(model: &Model) -> String {
 const TRIALS_JSON: &str = r#"{"format":"latentflow-spikes","version":1,"num_neurons":2,"trials":[{"isi":[0.1,0.2,0.05],"neuron":[0,1,-1]},{"isi":[0.3,0.1,0.25],"neuron":[1,0,-1],"censored":false}]}"#;
 const RAW_JSON: &str = r#"{"format":"latentflow-spike-times","version":1,"num_neurons":2,"spike_times":[0.1,0.3,1.2,1.4],"neuron_ids":[0,1,1,0],"trial_ids":[0,0,1,1],"trial_start":[0.0,1.0],"trial_end":[0.5,1.6]}"#;
 /// One neuron, four trials (enough for `select` to split).
+const TWO_NEURON_JSON: &str = r#"{"num_neurons":2,"trials":[{"isi":[0.1,0.2,0.05],"neuron":[0,1,-1]},{"isi":[0.3,0.1],"neuron":[1,-1]}]}"#;
 const ONE_NEURON_JSON: &str = r#"{"trials":[{"isi":[0.1,0.2,0.05],"neuron":[0,0,-1]},{"isi":[0.3,0.1],"neuron":[0,-1]},{"isi":[0.2,0.2],"neuron":[0,-1]},{"isi":[0.05,0.4],"neuron":[0,-1]}]}"#;
 
 // ---------------------------------------------------------------------------------------------
@@ -762,24 +768,109 @@ fn hand_cases() -> Vec<Case> {
             outputs: strings(&["ll.json"]),
         },
         Case {
-            name: "loglik --out into a missing directory".into(),
-            files: vec![
-                file("model.json", model2.as_bytes()),
-                file("data.json", TRIALS_JSON.as_bytes()),
-            ],
-            args: strings(&[
-                "loglik",
-                "--model",
-                "{dir}/model.json",
-                "--data",
-                "{dir}/data.json",
-                "--out",
-                "{dir}/missing/ll.json",
+            name: "fit --validation with another neuron count".into(),
+            files: vec![one.clone(), file("two.json", TWO_NEURON_JSON.as_bytes())],
+            args: fit(&[
+                "--validation",
+                "{dir}/two.json",
+                "--ne",
+                "4",
+                "--np",
+                "4",
+                "--nv",
+                "2",
             ]),
-            needle: "ll.json".into(),
-            outputs: strings(&["missing"]),
+            needle: "two.json".into(),
+            outputs: fit_outputs.clone(),
+        },
+        Case {
+            name: "fit --nv above the grid's modes".into(),
+            files: vec![one.clone()],
+            args: fit(&["--ne", "4", "--np", "4", "--nv", "1000"]),
+            needle: "--nv 1000".into(),
+            outputs: fit_outputs.clone(),
+        },
+        Case {
+            name: "fit --ne 2 --np 1000".into(),
+            files: vec![one.clone()],
+            args: fit(&["--ne", "2", "--np", "1000", "--nv", "2"]),
+            needle: "np = 1000".into(),
+            outputs: fit_outputs.clone(),
+        },
+        Case {
+            name: "experiment --samples 0".into(),
+            files: vec![],
+            args: strings(&[
+                "experiment",
+                "double-well",
+                "--samples",
+                "0",
+                "--out",
+                "{dir}/e",
+            ]),
+            needle: "--samples".into(),
+            outputs: strings(&["e"]),
         },
     ]
+    .into_iter()
+    .chain(option_cases(&one))
+    .chain([Case {
+        name: "loglik --out into a missing directory".into(),
+        files: vec![
+            file("model.json", model2.as_bytes()),
+            file("data.json", TRIALS_JSON.as_bytes()),
+        ],
+        args: strings(&[
+            "loglik",
+            "--model",
+            "{dir}/model.json",
+            "--data",
+            "{dir}/data.json",
+            "--out",
+            "{dir}/missing/ll.json",
+        ]),
+        needle: "ll.json".into(),
+        outputs: strings(&["missing"]),
+    }])
+    .collect()
+}
+
+/// Options out of range, each rejected where it is parsed, naming the option: (command,
+/// option, value) on a valid one-neuron file.
+fn option_cases(one: &(String, Vec<u8>)) -> Vec<Case> {
+    let bad = [
+        ("fit", "--lr", "-0.005"),
+        ("fit", "--lr", "0"),
+        ("fit", "--lr", "NaN"),
+        ("fit", "--lr", "inf"),
+        ("fit", "--lr", "Fr=-1"),
+        ("select", "--lr", "-1"),
+        ("select", "--margin", "-1"),
+        ("select", "--threshold", "0"),
+        ("select", "--threshold-js", "0"),
+        ("select", "--check-every", "0"),
+        ("fit", "--checkpoint-every", "0"),
+        ("fit", "--iterations", "0"),
+        ("select", "--iterations", "0"),
+    ];
+    bad.iter()
+        .map(|&(command, option, value)| Case {
+            name: format!("{command} {option} {value}"),
+            files: vec![one.clone()],
+            args: strings(&[
+                command,
+                "--data",
+                "{dir}/one.json",
+                "--out",
+                "{dir}/o",
+                "--quiet",
+                option,
+                value,
+            ]),
+            needle: option.into(),
+            outputs: strings(&["o"]),
+        })
+        .collect()
 }
 
 #[test]
