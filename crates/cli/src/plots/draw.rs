@@ -289,17 +289,8 @@ where
     }
 
     for v in plot.vlines.iter().filter(|v| usable_x(v.x)) {
-        let style = line_style(v.style);
         let line = vec![(v.x, yr.start), (v.x, yr.end)];
-        if v.style.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(line, 8, 5, style))
-                .map_err(err)?;
-        } else {
-            chart
-                .draw_series(LineSeries::new(line, style))
-                .map_err(err)?;
-        }
+        draw_straight(&mut chart, line, v.style)?;
         if !v.label.is_empty() {
             let font = (FONT, 14).into_font().color(&colour(v.style.colour));
             chart
@@ -311,17 +302,8 @@ where
     }
 
     for h in plot.hlines.iter().filter(|h| (ylo..=yhi).contains(&h.y)) {
-        let style = line_style(h.style);
         let line = vec![(xr.start, h.y), (xr.end, h.y)];
-        if h.style.dashed {
-            chart
-                .draw_series(DashedLineSeries::new(line, 8, 5, style))
-                .map_err(err)?;
-        } else {
-            chart
-                .draw_series(LineSeries::new(line, style))
-                .map_err(err)?;
-        }
+        draw_straight(&mut chart, line, h.style)?;
         if !h.label.is_empty() {
             let font = (FONT, 14).into_font().color(&colour(h.style.colour));
             let width = chart
@@ -375,4 +357,23 @@ where
             .map_err(err)?;
     }
     Ok(())
+}
+
+/// A straight reference line, solid or dashed as its style says.
+fn draw_straight<'a, DB, X>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
+    line: Vec<(f64, f64)>,
+    style: Style,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    let shape = line_style(style);
+    let drawn = if style.dashed {
+        chart.draw_series(DashedLineSeries::new(line, 8, 5, shape))
+    } else {
+        chart.draw_series(LineSeries::new(line, shape))
+    };
+    drawn.map(|_| ()).map_err(|e| e.to_string())
 }
