@@ -4,12 +4,14 @@
 //! Layout of `DIR`: `sample-<k>/` per sample (the pipeline's report and figures, its
 //! checkpoints while running, and `result.json`, written last: a sample with a `result.json`
 //! is finished and is never redone); `summary.json` and the summary figures, written by the run
-//! (unsharded) or by `latentflow experiment merge`.
+//! (unsharded) or by `latentflow experiment merge`. `reselect` selects a finished run again at
+//! another threshold.
 //!
 //! This module parses the arguments and runs the samples; `results` holds a sample's result
 //! file and the judgement of its selections, `summary` the merge and the summary figures.
 
 mod compare;
+mod reselect;
 mod results;
 mod summary;
 
@@ -47,6 +49,9 @@ enum Which {
     FourWell(ExperimentArgs),
     /// Combine the samples found in shard output directories into one summary.
     Merge(MergeArgs),
+    /// A finished run's feature-consistency selections at another threshold, from the fit
+    /// paths its samples kept (no refitting; a higher threshold needs a run to the cap).
+    Reselect(reselect::ReselectArgs),
     /// Compare two runs of the same experiment sample by sample (e.g. two path methods):
     /// M*, the divergence between their selected models, evaluations and wall time.
     Compare(compare::CompareArgs),
@@ -54,7 +59,6 @@ enum Which {
     Plateau(crate::plateau::PlateauArgs),
 }
 
-/// Arguments of one experiment.
 /// A number of samples, 1 to 1,000,000 (for clap).
 fn samples_count(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
@@ -65,6 +69,7 @@ fn samples_count(text: &str) -> Result<usize, String> {
     }
 }
 
+/// Arguments of one experiment.
 #[derive(clap::Args, Debug, Clone)]
 pub struct ExperimentArgs {
     /// Number of independent data samples.
@@ -136,6 +141,7 @@ pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
         Which::FourWell(a) => run_experiment("four-well", Potential::four_well(), a),
         Which::Plateau(a) => crate::plateau::run(a),
         Which::Compare(a) => compare::run(a),
+        Which::Reselect(a) => reselect::run(a),
         Which::Merge(m) => {
             let out = m.out.clone().unwrap_or_else(|| m.dirs[0].clone());
             let summary = merge(&m.dirs, &out)?;

@@ -478,3 +478,64 @@ fn compare_reports_two_runs_sample_by_sample() {
         std::fs::remove_dir_all(d).ok();
     }
 }
+
+/// `experiment reselect`: at the run's own threshold it repeats the run's results exactly; at a
+/// lower one M* does not grow; a higher one is refused when a sample stopped early.
+#[test]
+fn reselect_repeats_the_run_at_its_threshold() {
+    let run = fresh("reselect-run");
+    for (name, bytes) in unsharded() {
+        let path = run.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, bytes).unwrap();
+    }
+    let reselect = |threshold: &str, out: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_latentflow"))
+            .args(["experiment", "reselect"])
+            .arg(&run)
+            .args(["--threshold", threshold, "--out"])
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let same = fresh("reselect-same");
+    let o = reselect("0.01", &same);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for k in 0..SAMPLES {
+        let original = parse(file(unsharded(), &result_name(k)), "original");
+        assert_eq!(read_json(&result_file(&same, k)), original, "sample {k}");
+    }
+    let lower = fresh("reselect-lower");
+    let o = reselect("0.002", &lower);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for k in 0..SAMPLES {
+        let (a, b) = (
+            read_json(&result_file(&same, k)),
+            read_json(&result_file(&lower, k)),
+        );
+        let m = |v: &Value| {
+            v["feature_consistency"]["feature_complexity"]
+                .as_f64()
+                .unwrap()
+        };
+        assert!(m(&b) <= m(&a), "sample {k}: {} > {}", m(&b), m(&a));
+        assert_eq!(b["settings"]["consistency_kl"]["threshold"], 0.002);
+        assert_eq!(a["best_generalization"], b["best_generalization"]);
+    }
+    assert!(lower.join("summary.json").exists());
+    let stopped = (0..SAMPLES)
+        .any(|k| parse(file(unsharded(), &result_name(k)), "original")["stopped_early"] == true);
+    let higher = fresh("reselect-higher");
+    let o = reselect("0.05", &higher);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.success(), !stopped, "{err}");
+    if stopped {
+        assert!(
+            err.contains("stopped early") && err.lines().count() == 1,
+            "{err}"
+        );
+    }
+    for d in [run, same, lower, higher] {
+        std::fs::remove_dir_all(d).ok();
+    }
+}
