@@ -29,12 +29,12 @@ pub struct FitArgs {
     #[command(flatten)]
     init: InitArgs,
     /// Gradient-descent iterations.
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 2000, value_parser = crate::select::count)]
     iterations: u64,
     #[command(flatten)]
     step: StepArgs,
     /// Checkpoint every this many iterations (into OUT/fit.ckpt); a rerun with --resume continues.
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 500, value_parser = crate::select::count)]
     checkpoint_every: u64,
     /// Continue from OUT/fit.ckpt.
     #[arg(long)]

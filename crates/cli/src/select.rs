@@ -36,7 +36,7 @@ pub struct PipelineArgs {
     #[arg(long, value_enum, default_value_t = SplitChoice::Alternating)]
     pub split: SplitChoice,
     /// Most gradient-descent iterations per half (the paper ran 50,000).
-    #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 50_000, value_parser = crate::select::count)]
     pub iterations: u64,
     #[command(flatten)]
     pub step: StepArgs,
@@ -55,11 +55,19 @@ pub struct PipelineArgs {
     pub margin: f64,
     /// Iterations between early-stop checks; the period doubles from 50 periods on, each time
     /// the iteration count doubles (e.g. 500 up to 25,000, 1,000 up to 50,000, ...).
-    #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 500, value_parser = crate::select::count)]
     pub check_every: u64,
     /// Checkpoint every this many iterations.
-    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 1000, value_parser = crate::select::count)]
     pub checkpoint_every: u64,
+}
+
+/// A whole number >= 1 (for clap): iterations and periods.
+pub fn count(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("must be a whole number >= 1 (got {text})")),
+    }
 }
 
 /// A finite number > 0 (for clap).
