@@ -29,7 +29,7 @@ use serde_json::json;
 use crate::init::{BoundaryChoice, InitArgs, ParamChoice, RateChoice};
 use crate::samples::sample_seed;
 use crate::select::{PipelineArgs, RunTarget, run_pipeline};
-use results::{SampleResult, method_result, portable_settings, read_result};
+use results::{SampleResult, consistency_result, method_result, portable_settings, read_result};
 use summary::{merge, summary_line};
 
 /// `latentflow experiment ...`
@@ -136,9 +136,9 @@ fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 /// Runs the chosen subcommand.
 pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
     match cmd.which {
-        Which::DoubleWell(a) => run_experiment("double-well", Potential::paper_double_well(), a),
-        Which::TripleWell(a) => run_experiment("triple-well", Potential::triple_well(), a),
-        Which::FourWell(a) => run_experiment("four-well", Potential::four_well(), a),
+        Which::DoubleWell(a) => run_experiment("double-well", a),
+        Which::TripleWell(a) => run_experiment("triple-well", a),
+        Which::FourWell(a) => run_experiment("four-well", a),
         Which::Plateau(a) => crate::plateau::run(a),
         Which::Compare(a) => compare::run(a),
         Which::Reselect(a) => reselect::run(a),
@@ -151,7 +151,18 @@ pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
     }
 }
 
-fn run_experiment(name: &str, truth: Potential, args: ExperimentArgs) -> anyhow::Result<()> {
+/// The ground truth of an experiment, by its name (as in the results).
+fn truth(name: &str) -> anyhow::Result<Potential> {
+    Ok(match name {
+        "double-well" => Potential::paper_double_well(),
+        "triple-well" => Potential::triple_well(),
+        "four-well" => Potential::four_well(),
+        other => anyhow::bail!("unknown experiment {other:?}"),
+    })
+}
+
+fn run_experiment(name: &str, args: ExperimentArgs) -> anyhow::Result<()> {
+    let truth = truth(name)?;
     let start = Instant::now();
     crate::output::prepare(&args.out)?;
     let mine: Vec<usize> = (0..args.samples)
@@ -266,19 +277,13 @@ fn run_sample(
             curve,
         )
     };
-    let kl = &result.feature_consistency;
     let [p1, p2] = &result.paths;
-    let fc = judge(
-        [
-            &p1.models[kl.selected.index1].peq,
-            &p2.models[kl.selected.index2].peq,
-        ],
-        kl.m_star,
-        [kl.selected.iteration1, kl.selected.iteration2],
-        [
-            kl.axis.iter().map(|&a| Some(a)).collect(),
-            kl.divergence.clone(),
-        ],
+    let fc = consistency_result(
+        &grid,
+        &true_peq,
+        true_wells.len(),
+        [p1, p2],
+        &result.feature_consistency,
     )?;
     let bg = &result.best_generalization;
     let bg = judge(

@@ -15,9 +15,8 @@ use latentflow::optim::FitPath;
 use latentflow::orientation::{Orientation, path_points};
 use latentflow::recovery::wells;
 use latentflow::select::FeatureConsistency;
-use latentflow::synth::Potential;
 
-use super::results::{SampleResult, method_result, read_results};
+use super::results::{SampleResult, consistency_result, read_results};
 use super::summary::{merge, summary_line};
 
 /// Arguments of `latentflow experiment reselect`.
@@ -31,16 +30,6 @@ pub struct ReselectArgs {
     /// Output directory: `sample-<k>/result.json` per sample and the summary.
     #[arg(long)]
     out: PathBuf,
-}
-
-/// The ground truth of an experiment, by its name in the results.
-fn truth(experiment: &str) -> anyhow::Result<Potential> {
-    Ok(match experiment {
-        "double-well" => Potential::paper_double_well(),
-        "triple-well" => Potential::triple_well(),
-        "four-well" => Potential::four_well(),
-        other => bail!("unknown experiment {other:?} in the results"),
-    })
 }
 
 /// One sample's result with its feature consistency selected again at `threshold`.
@@ -69,18 +58,13 @@ fn reselect(dir: &Path, old: &SampleResult, threshold: f64) -> anyhow::Result<Sa
     // The experiments fit F only (fixed tuning): the halves are compared as fitted.
     let points = [&p1, &p2].map(|p| path_points(p, Orientation::AsFitted));
     let sel = kl.select(grid.w(), &points[0], &points[1])?;
-    let true_peq = truth(&old.experiment)?.peq(grid.x(), grid.w())?;
-    let fc = method_result(
+    let true_peq = super::truth(&old.experiment)?.peq(grid.x(), grid.w())?;
+    let fc = consistency_result(
         &grid,
         &true_peq,
         wells(&grid, &true_peq)?.len(),
-        [
-            &p1.models[sel.selected.index1].peq,
-            &p2.models[sel.selected.index2].peq,
-        ],
-        sel.m_star,
-        [sel.selected.iteration1, sel.selected.iteration2],
-        [sel.axis.iter().map(|&a| Some(a)).collect(), sel.divergence],
+        [&p1, &p2],
+        &sel,
     )?;
     let mut new = old.clone();
     new.settings["consistency_kl"]["threshold"] = threshold.into();

@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use anyhow::{Context, bail};
+use latentflow::optim::FitPath;
 use latentflow::recovery::Recovery;
+use latentflow::select::FeatureConsistencyResult;
 use latentflow::spectral::Grid;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,6 +107,32 @@ pub(super) fn method_result(
         wells: [half1.wells, half2.wells],
         curve,
     })
+}
+
+/// The judged feature-consistency selection `sel` of two fit paths: the selected models, M*,
+/// their iterations and the consistency curve.
+pub(super) fn consistency_result(
+    grid: &Grid,
+    truth: &[f64],
+    true_wells: usize,
+    paths: [&FitPath; 2],
+    sel: &FeatureConsistencyResult,
+) -> anyhow::Result<MethodResult> {
+    method_result(
+        grid,
+        truth,
+        true_wells,
+        [
+            &paths[0].models[sel.selected.index1].peq,
+            &paths[1].models[sel.selected.index2].peq,
+        ],
+        sel.m_star,
+        [sel.selected.iteration1, sel.selected.iteration2],
+        [
+            sel.axis.iter().map(|&a| Some(a)).collect(),
+            sel.divergence.clone(),
+        ],
+    )
 }
 
 pub(super) fn read_result(path: &Path) -> anyhow::Result<SampleResult> {
