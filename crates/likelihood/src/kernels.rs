@@ -1,6 +1,7 @@
 //! The per-event dense kernels of the forward and backward passes: a matrix-vector product
-//! restricted to the leading non-zero entries of the vector, dot products and norms, and the
-//! exponential of the decays.
+//! restricted to the leading non-zero entries of the vector and the exponential of the decays
+//! (dot products and norms are [`latentflow_spectral::dot`] and [`latentflow_spectral::norm`],
+//! shared with the eigen solver).
 //!
 //! The loops are shaped (fixed-size register blocks, independent partial sums) so that the
 //! compiler vectorises them. The kernels are always inlined: called from a [`simd!`] block they
@@ -82,30 +83,6 @@ pub(crate) fn mat_vec_prefix(s: &Mat, x: &[f64], r: usize, out: &mut [f64]) {
 #[inline(always)]
 pub(crate) fn mat_vec(s: &Mat, x: &[f64], out: &mut [f64]) {
     mat_vec_prefix(s, x, x.len(), out);
-}
-
-/// Dot product with eight independent partial sums combined in a fixed order.
-#[inline(always)]
-pub(crate) fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 8];
-    let mut ca = a.chunks_exact(8);
-    let mut cb = b.chunks_exact(8);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        s += x * y;
-    }
-    s
-}
-
-/// Euclidean norm.
-#[inline(always)]
-pub(crate) fn norm(v: &[f64]) -> f64 {
-    dot(v, v).sqrt()
 }
 
 /// e^x for -708 <= x <= 0 (the decays), within 2 ulp: x = k ln 2 + r with |r| <= ln 2 / 2 (up
@@ -197,18 +174,6 @@ mod tests {
                     "m {m} r {r} i {i}"
                 );
             }
-        }
-    }
-
-    #[test]
-    fn dot_and_norm_match_the_plain_sum() {
-        for n in [0, 1, 7, 8, 9, 64, 65] {
-            let a: Vec<f64> = (0..n).map(|i| (i as f64 + 0.5).cos()).collect();
-            let b: Vec<f64> = (0..n).map(|i| (i as f64 * 1.3).sin()).collect();
-            let want: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
-            assert!((dot(&a, &b) - want).abs() < 1e-13);
-            let want = a.iter().map(|x| x * x).sum::<f64>().sqrt();
-            assert!((norm(&a) - want).abs() < 1e-13);
         }
     }
 }

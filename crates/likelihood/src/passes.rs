@@ -17,8 +17,9 @@ use latentflow_spectral::dense::Mat;
 
 use crate::accumulate::{Buffers, IntervalSums, Layout, interval_sums};
 use crate::decays::Decays;
-use crate::kernels::{dot, mat_vec, mat_vec_prefix, norm, simd};
+use crate::kernels::{mat_vec, mat_vec_prefix, simd};
 use crate::{Likelihood, LikelihoodError};
+use latentflow_spectral::{dot, norm};
 
 /// Largest scratch (entries of the decays and both message buffers) kept for the next trial:
 /// 64 MiB.

@@ -3,8 +3,9 @@
 use latentflow_spectral::dense::{Mat, matmul, sym_eigen, symmetrize};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FokkerPlanck, FpModes};
 
-use crate::kernels::{dot, mat_vec, norm};
+use crate::kernels::mat_vec;
 use crate::{LikelihoodError, Model};
+use latentflow_spectral::{dot, norm};
 
 /// Everything -log L needs for one model, computed once and shared by all trials (§3 of the
 /// method): the H0 eigenpairs (lambda, phi, psi), the dark operator's eigenvalues `mu` and

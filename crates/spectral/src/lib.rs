@@ -28,6 +28,7 @@ mod gll;
 mod grid;
 mod pencil;
 mod solver;
+mod vector;
 
 pub use banded::{BandLdlt, BandSym, SHIFT_LANES};
 pub use fp::{FokkerPlanck, FpModes};
@@ -35,6 +36,7 @@ pub use gll::gll_nodes_weights;
 pub use grid::{Grid, GridSpec, MAX_NODES, MAX_NP, NORMALISATION_TOL};
 pub use pencil::{BandedPencil, BoundaryCondition, Eigenpairs, SturmLiouville};
 pub use solver::{BandedSolver, DenseSolver, EigenSolver, Solution};
+pub use vector::{dot, norm};
 
 /// Boundary condition of the latent dynamics at both ends of the domain.
 #[derive(

@@ -4,6 +4,7 @@
 use crate::SpectralError;
 use crate::dense::{Mat, gemm, generalized_eigen, matmul, sym_eigen, symmetrize};
 use crate::pencil::BandedPencil;
+use crate::vector::{dot, norm};
 use faer::{Accum, MatMut, MatRef, Par};
 
 /// What a solver returns, in the pencil's (reduced) unknowns.
@@ -181,28 +182,6 @@ fn project_out(q: &[f64], mq: &[f64], cols: usize, w: &mut [f64], coef: &mut [f6
         -1.0,
         Par::Seq,
     );
-}
-
-fn norm(v: &[f64]) -> f64 {
-    dot(v, v).sqrt()
-}
-
-/// Dot product with four independent partial sums (a short dependency chain).
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let mut acc = [0.0f64; 4];
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
-    let tail: f64 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in ca.zip(cb) {
-        for l in 0..4 {
-            acc[l] += x[l] * y[l];
-        }
-    }
-    (acc[0] + acc[2]) + (acc[1] + acc[3]) + tail
 }
 
 impl BandedSolver {

@@ -4,6 +4,7 @@
 //! of the run or the next early-stop check).
 
 use latentflow_likelihood::Gradients;
+use latentflow_spectral::norm;
 
 use super::{AcceptedPoint, Fit, diverged, gradient_is_finite};
 use crate::method::{Method, MethodState, flow_coordinates, step, with_flow_coordinates};
@@ -267,9 +268,4 @@ impl<P: Problem> Fit<P> {
         self.state.accepted = Some(here);
         Ok(record)
     }
-}
-
-/// Euclidean norm.
-fn norm(v: &[f64]) -> f64 {
-    v.iter().map(|x| x * x).sum::<f64>().sqrt()
 }
