@@ -3,12 +3,10 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::Context;
 use latentflow::data::SpikeData;
-use latentflow::likelihood::{GradRequest, Model, ModelParts};
+use latentflow::likelihood::{GradRequest, Model};
 use latentflow::spectral::{BoundaryMode, Grid};
-use latentflow::synth::{Potential, TuningCurve};
-use latentflow::{GridSpec, ModelFile};
+use latentflow::{DefaultInitial, GridSpec, InitialRates, ModelFile};
 
 /// Firing-rate model of the default initial model.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,52 +141,24 @@ impl InitArgs {
     }
 
     fn default_model(&self, data: &SpikeData) -> anyhow::Result<Model> {
-        let spec = GridSpec {
-            xbegin: -1.0,
-            xend: 1.0,
-            ne: self.ne,
-            np: self.np,
-        };
-        let grid = spec.build()?;
-        let peq = Potential::cos_squared()
-            .peq(grid.x(), grid.w())
-            .context("building the cos^2 initial density")?;
-        let rate = match self.rate {
-            RateChoice::Auto if data.num_neurons() == 1 => RateChoice::Paper,
-            RateChoice::Auto => RateChoice::Mean,
-            other => other,
-        };
-        let rates = match rate {
-            RateChoice::Paper => vec![TuningCurve::paper().rates_on(grid.x())],
-            RateChoice::Mean if self.fit.contains(&ParamChoice::Fr) => {
-                latentflow::initial_tuning(data, &grid, &peq)
-            }
-            RateChoice::Mean | RateChoice::Auto => {
-                let time = data.total_time();
-                let mut counts = vec![0usize; data.num_neurons()];
-                for t in data.trials() {
-                    for n in t.neuron().iter().flatten() {
-                        counts[*n as usize] += 1;
-                    }
-                }
-                counts
-                    .iter()
-                    .map(|&c| vec![(c as f64 / time).max(1e-3); grid.n()])
-                    .collect()
-            }
-        };
-        Ok(Model::new(
-            grid,
-            ModelParts {
-                boundary: match self.boundary {
-                    BoundaryChoice::Reflecting => BoundaryMode::Reflecting,
-                    BoundaryChoice::Absorbing => BoundaryMode::Absorbing,
-                },
-                peq,
-                p0: None,
-                d: self.d,
-                rates,
+        let initial = DefaultInitial {
+            spec: GridSpec {
+                xbegin: -1.0,
+                xend: 1.0,
+                ne: self.ne,
+                np: self.np,
             },
-        )?)
+            d: self.d,
+            rates: match self.rate {
+                RateChoice::Auto => InitialRates::Auto,
+                RateChoice::Paper => InitialRates::Paper,
+                RateChoice::Mean => InitialRates::Mean,
+            },
+            boundary: match self.boundary {
+                BoundaryChoice::Reflecting => BoundaryMode::Reflecting,
+                BoundaryChoice::Absorbing => BoundaryMode::Absorbing,
+            },
+        };
+        Ok(initial.build(data, self.fit.contains(&ParamChoice::Fr))?)
     }
 }

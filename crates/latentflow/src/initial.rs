@@ -1,5 +1,7 @@
-//! Initial models: the paper's ([`paper_initial_model`]), and a starting guess for the tuning
-//! curves of a recording whose tuning is unknown ([`initial_tuning`]).
+//! Initial models: the paper's ([`paper_initial_model`]), the default start of a fit on any
+//! recording ([`DefaultInitial`], what `latentflow select` and the Python package start from),
+//! and a starting guess for the tuning curves of a recording whose tuning is unknown
+//! ([`initial_tuning`]).
 //!
 //! Flat rates are a poor start when the rates are fitted: with f_n constant in x the spikes say
 //! nothing about x, the posterior of the latent is its prior at every time, and every gradient
@@ -11,10 +13,94 @@ use std::sync::Arc;
 
 use latentflow_data::SpikeData;
 use latentflow_likelihood::{Model, ModelParts};
-use latentflow_spectral::{BoundaryMode, Grid};
+use latentflow_spectral::{BoundaryMode, Grid, GridSpec};
 use latentflow_synth::{Potential, TuningCurve};
 
 use crate::Error;
+
+/// Firing rates of the default initial model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum InitialRates {
+    /// [`InitialRates::Paper`] for data of one neuron, [`InitialRates::Mean`] for more.
+    #[default]
+    Auto,
+    /// One neuron, f(x) = max(100 (x + 1), 1) Hz (the paper's ground truth).
+    Paper,
+    /// Each neuron at its mean rate in the data: constant in x when the rates are held fixed;
+    /// tilted by [`initial_tuning`] when they are fitted (flat rates are a stationary point).
+    Mean,
+}
+
+/// The default initial model of a fit: peq ~ cos^2(pi x / 2) on the grid `spec`, diffusion `d`
+/// (1/s), firing rates by `rates`, no separate initial density (p0 = peq).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DefaultInitial {
+    /// The grid.
+    pub spec: GridSpec,
+    /// D (1/s), finite and > 0.
+    pub d: f64,
+    /// Firing rates.
+    pub rates: InitialRates,
+    /// Boundary mode.
+    pub boundary: BoundaryMode,
+}
+
+impl Default for DefaultInitial {
+    /// The paper's grid, D = 10 /s, [`InitialRates::Auto`], reflecting ends.
+    fn default() -> Self {
+        DefaultInitial {
+            spec: GridSpec::PAPER,
+            d: 10.0,
+            rates: InitialRates::Auto,
+            boundary: BoundaryMode::Reflecting,
+        }
+    }
+}
+
+impl DefaultInitial {
+    /// The initial model for `data`; `fit_rates` says whether the tuning curves (Fr) will be
+    /// fitted, which makes [`InitialRates::Mean`] start tilted instead of flat.
+    pub fn build(&self, data: &SpikeData, fit_rates: bool) -> Result<Model, Error> {
+        let grid = self.spec.build()?;
+        let peq = Potential::cos_squared().peq(grid.x(), grid.w())?;
+        let rates = match (self.rates, data.num_neurons()) {
+            (InitialRates::Auto, 1) | (InitialRates::Paper, _) => {
+                vec![TuningCurve::paper().rates_on(grid.x())]
+            }
+            _ if fit_rates => initial_tuning(data, &grid, &peq),
+            _ => mean_rates(data)
+                .into_iter()
+                .map(|m| vec![m; grid.n()])
+                .collect(),
+        };
+        Ok(Model::new(
+            grid,
+            ModelParts {
+                boundary: self.boundary,
+                peq,
+                p0: None,
+                d: self.d,
+                rates,
+            },
+        )?)
+    }
+}
+
+/// Each neuron's mean firing rate in `data` (Hz): its spikes over the summed trial time, at
+/// least 1e-3 Hz.
+pub fn mean_rates(data: &SpikeData) -> Vec<f64> {
+    let total_time = data.total_time().max(f64::MIN_POSITIVE);
+    let mut spikes = vec![0u64; data.num_neurons()];
+    for t in data.trials() {
+        for n in t.neuron().iter().flatten() {
+            spikes[*n as usize] += 1;
+        }
+    }
+    spikes
+        .iter()
+        .map(|&s| (s as f64 / total_time).max(1e-3))
+        .collect()
+}
 
 /// The paper's initial model on `grid`: peq ~ cos^2(pi x / 2), D = 10 /s, one neuron at the
 /// paper's rate max(100 (x + 1), 1) Hz, reflecting bounds (`docs/method.md` §7).
@@ -49,17 +135,8 @@ const SPIKES_PER_BIN: f64 = 10.0;
 pub fn initial_tuning(data: &SpikeData, grid: &Grid, peq: &[f64]) -> Vec<Vec<f64>> {
     let k = data.num_neurons();
     let total_time = data.total_time().max(f64::MIN_POSITIVE);
-    let mut spikes = vec![0u64; k];
-    for t in data.trials() {
-        for n in t.neuron().iter().flatten() {
-            spikes[*n as usize] += 1;
-        }
-    }
-    let mean: Vec<f64> = spikes
-        .iter()
-        .map(|&s| (s as f64 / total_time).max(1e-3))
-        .collect();
-    let population = spikes.iter().sum::<u64>() as f64 / total_time;
+    let mean = mean_rates(data);
+    let population = data.num_spikes() as f64 / total_time;
     let width = (SPIKES_PER_BIN / population.max(1e-9)).clamp(0.01, 0.25);
     let counts = bin_counts(data, width);
     let slopes = if counts.len() < 4 {

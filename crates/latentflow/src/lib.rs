@@ -70,7 +70,7 @@ pub mod orientation;
 pub mod pipeline;
 pub mod recovery;
 
-pub use initial::{initial_tuning, paper_initial_model};
+pub use initial::{DefaultInitial, InitialRates, initial_tuning, mean_rates, paper_initial_model};
 pub use latentflow_spectral::GridSpec;
 pub use model_file::ModelFile;
 pub use pipeline::{Pipeline, PipelineConfig, PipelineResult};
