@@ -454,6 +454,12 @@ impl<P: Problem> Fit<P> {
             {
                 self.checkpoint()?;
             }
+            if observers.iter().any(|o| o.stop_requested()) {
+                self.checkpoint()?;
+                return Err(OptimError::Interrupted {
+                    iteration: self.state.iteration,
+                });
+            }
         }
         Ok(())
     }

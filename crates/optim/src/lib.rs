@@ -70,6 +70,12 @@ pub enum OptimError {
     /// Inconsistent settings.
     #[error("invalid fit configuration: {0}")]
     Config(String),
+    /// An observer asked the fit to stop ([`Observer::stop_requested`]).
+    #[error("the fit was interrupted at iteration {iteration}")]
+    Interrupted {
+        /// Iteration reached.
+        iteration: u64,
+    },
     /// Reading or writing a file failed.
     #[error("{}: {message}", path.display())]
     Io {

@@ -8,4 +8,9 @@ pub trait Observer: Send {
     fn observe(&mut self, record: &IterationRecord, total: u64);
     /// Called once when the run ends.
     fn finish(&mut self) {}
+    /// Asked after each step: `true` ends the fit with [`crate::OptimError::Interrupted`],
+    /// its last state checkpointed (a user's Ctrl-C, for example).
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
