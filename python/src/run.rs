@@ -435,6 +435,18 @@ impl PyFitPath {
         PyArray2::from_vec2(py, &rows).map_err(value_error)
     }
 
+    /// Driving forces F = (ln peq)' of the saved models, shape (models, nodes).
+    #[getter]
+    fn force<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let rows: Vec<Vec<f64>> = self
+            .inner
+            .models
+            .iter()
+            .map(|m| m.params.force.clone())
+            .collect();
+        PyArray2::from_vec2(py, &rows).map_err(value_error)
+    }
+
     /// D of the saved models.
     #[getter]
     fn d<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<f64>> {
