@@ -3,6 +3,7 @@
 import os
 import signal
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -50,12 +51,22 @@ def test_progress_reaches_the_end_and_a_raising_callback_stops_the_fit(small):
 
 def test_ctrl_c_interrupts_a_long_fit_and_keeps_the_checkpoint(small, tmp_path):
     train, _, _, model = small
+    # A shell's background job starts with SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: install it, as an interactive session has it.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(1.0, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     checkpoint = tmp_path / "fit.ckpt"
+    started = time.monotonic()
+
+    def guard(_):  # should Ctrl-C not stop it, fail instead of running for hours
+        if time.monotonic() - started > 60:
+            raise TimeoutError("Ctrl-C did not stop the fit within 60 s")
+
     with pytest.raises(KeyboardInterrupt):
-        lf.fit(train, model, iterations=10_000_000, nv=16, method="gd", checkpoint=checkpoint, progress=False)
+        lf.fit(train, model, iterations=10_000_000, nv=16, method="gd", checkpoint=checkpoint, progress=guard)
     timer.join()
+    signal.signal(signal.SIGINT, previous)
     assert checkpoint.exists()
     # A rerun with resume=True starts from the checkpoint, not from iteration 0.
     first = []
