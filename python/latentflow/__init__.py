@@ -187,8 +187,12 @@ class _Bars:
         for bar, (it, _) in zip(self.bars, progress):
             bar.update(int(it) - bar.n)
 
-    def close(self) -> None:
+    def close(self, reached: Optional[int] = None) -> None:
+        """Closes the bars, first moving them to ``reached`` (the iteration the fits ended at:
+        an RKC step's record is its start, so the last report falls short of it)."""
         for bar in self.bars:
+            if reached is not None:
+                bar.update(int(reached) - bar.n)
             bar.close()
 
 
@@ -235,8 +239,9 @@ def fit(
     if model is None:
         model = Model.default(data, fit_rates="Fr" in fit)
     callback, bars = _progress(progress, ["fit"])
+    reached = None
     try:
-        return _native.fit(
+        path = _native.fit(
             data,
             model,
             validation,
@@ -251,9 +256,11 @@ def fit(
             resume,
             callback,
         )
+        reached = int(iterations)
+        return path
     finally:
         if bars is not None:
-            bars.close()
+            bars.close(reached)
 
 
 @dataclass(frozen=True)
@@ -332,6 +339,7 @@ def select(
     step options as in :func:`fit`. With ``checkpoint_dir``, both fits checkpoint there and a
     rerun with the same data and settings continues from them."""
     callback, bars = _progress(progress, ["half 1", "half 2"])
+    out = None
     try:
         out = _native.select(
             data,
@@ -358,7 +366,7 @@ def select(
         )
     finally:
         if bars is not None:
-            bars.close()
+            bars.close(None if out is None else out["iterations"])
     return Selection(**out)
 
 

@@ -36,7 +36,7 @@ const POLL: Duration = Duration::from_millis(50);
 /// Progress of the fits of one call, shared between the workers and the waiting thread.
 struct Shared {
     stop: AtomicBool,
-    /// (iteration reached, planned iterations) per fit.
+    /// (iterations done, planned iterations) per fit.
     progress: Mutex<Vec<(u64, u64)>>,
 }
 
@@ -49,7 +49,8 @@ pub(crate) struct Reporter {
 impl Observer for Reporter {
     fn observe(&mut self, record: &IterationRecord, total: u64) {
         if let Ok(mut p) = self.shared.progress.lock() {
-            p[self.index] = (record.iteration, total);
+            // The step from this record's model is taken: iteration + 1 done (as the CLI's bar).
+            p[self.index] = (record.iteration + 1, total);
         }
     }
 

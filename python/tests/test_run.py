@@ -122,3 +122,11 @@ def test_recovery_judges_a_density_against_the_truth():
     flat = lf.potential_peq("uniform", grid)
     assert not lf.recovery(grid, flat, truth, true_wells=2)["recovers"]
     assert lf.symmetric_kl(grid, flat, truth) > 0.1
+
+
+def test_progress_true_draws_tqdm_bars(small, capsys):
+    pytest.importorskip("tqdm")
+    train, _, grid, model = small
+    lf.select(train, model, nv=16, iterations=200, early_stop=False)
+    err = capsys.readouterr().err
+    assert "half 1" in err and "half 2" in err and "200/200" in err
