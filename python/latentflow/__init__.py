@@ -331,8 +331,8 @@ def select(
 ) -> Selection:
     """The whole pipeline, as ``latentflow select`` with the same defaults (and the same
     numbers, bit for bit): split ``data`` into two halves ("alternating" or "halves"), fit
-    both from ``model`` (default: ``Model.default(data, grid, d, rates, boundary)``) each
-    validated on the other, stop once the consistency curve has crossed ``threshold`` by
+    both from ``model`` (default: ``Model.default(data, grid, d, rates, boundary)``; those
+    four options are used only without a ``model``) each validated on the other, stop once the consistency curve has crossed ``threshold`` by
     ``margin`` feature-complexity units and both validation minima are behind (checked every
     ``check_every`` iterations, the period doubling on long runs; ``early_stop=False`` runs to
     ``iterations``), then select by feature consistency and best generalisation. Fitting and
