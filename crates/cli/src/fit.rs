@@ -73,7 +73,7 @@ pub fn run_fit(
             path: checkpoint.clone(),
             every: options.checkpoint_every,
         }),
-        ..options.step.fit_config(options.iterations, setup.fit)
+        ..options.step.fit_config(options.iterations, setup.fit)?
     };
     let problem = SpikeProblem::new(
         setup.grid.clone(),

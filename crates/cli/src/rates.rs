@@ -31,6 +31,12 @@ pub struct StepArgs {
     /// path).
     #[arg(long, value_enum)]
     pub method: Option<PathMethod>,
+    /// The RKC path method's local error tolerance per step, relative and absolute, on the
+    /// fitted parameters (docs/method.md §5); default 1e-4. Looser tolerances take longer
+    /// steps (fewer gradient evaluations) and follow gradient descent's path less closely.
+    /// Only with the RKC method.
+    #[arg(long, value_name = "TOL", value_parser = parse_tolerance)]
+    pub rkc_tolerance: Option<f64>,
     /// Reproduce the sign error of the paper's code (neuralflow v1.0.0), to study its effect:
     /// at each iteration, with probability 1/2, add to the F gradient the term v1 added when
     /// its eigensolver returned the ground state negated (docs/method.md §10). Draws are
@@ -81,6 +87,14 @@ fn parse_rate(text: &str) -> Result<(ParamChoice, f64), String> {
     Ok((param, v))
 }
 
+/// Parses an RKC tolerance: a number in (0, 1).
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 1.0 => Ok(v),
+        _ => Err(format!("must be a number in (0, 1) (got {text})")),
+    }
+}
+
 impl StepArgs {
     /// The learning rates: the defaults of the chosen scale with the `--lr` values over them
     /// (a later `--lr` of the same parameter wins).
@@ -112,14 +126,22 @@ impl StepArgs {
         })
     }
 
-    /// The fit settings for `iterations` iterations of the parameters `fit`.
-    pub fn fit_config(&self, iterations: u64, fit: GradRequest) -> FitConfig {
+    /// The fit settings for `iterations` iterations of the parameters `fit`; an error if
+    /// `--rkc-tolerance` is given with another method than RKC.
+    pub fn fit_config(&self, iterations: u64, fit: GradRequest) -> anyhow::Result<FitConfig> {
         let defaults = FitConfig::default();
-        FitConfig {
+        let method = self.method();
+        if self.rkc_tolerance.is_some() && method != PathMethod::Rkc {
+            anyhow::bail!("--rkc-tolerance applies only to --method rkc");
+        }
+        Ok(FitConfig {
             iterations,
-            method: match self.method() {
+            method: match method {
                 PathMethod::Gd => Method::GradientDescent,
-                PathMethod::Rkc => Method::Rkc(Rkc::default()),
+                PathMethod::Rkc => Method::Rkc(Rkc {
+                    tolerance: self.rkc_tolerance.unwrap_or(Rkc::default().tolerance),
+                    ..Rkc::default()
+                }),
                 PathMethod::Adam => Method::adam(),
             },
             learning_rates: self.learning_rates(),
@@ -129,7 +151,7 @@ impl StepArgs {
                 .filter(|_| self.v1_sign_term.is_none()),
             v1_sign_term: self.v1_sign_term.map(|seed| V1SignTerm { seed }),
             ..defaults
-        }
+        })
     }
 }
 
@@ -149,6 +171,14 @@ mod tests {
     }
 
     #[test]
+    fn tolerances_outside_the_unit_interval_are_refused() {
+        assert_eq!(parse_tolerance("1e-3"), Ok(1e-3));
+        for bad in ["0", "1", "-1e-4", "NaN", "inf", "abc"] {
+            assert!(parse_tolerance(bad).is_err(), "{bad} accepted");
+        }
+    }
+
+    #[test]
     fn every_rate_reaches_the_fit_configuration() {
         let args = StepArgs {
             lr: vec![
@@ -160,9 +190,10 @@ mod tests {
             ],
             absolute_lr: false,
             method: Some(PathMethod::Adam),
+            rkc_tolerance: None,
             v1_sign_term: None,
         };
-        let c = args.fit_config(7, GradRequest::FORCE);
+        let c = args.fit_config(7, GradRequest::FORCE).unwrap();
         let r = c.learning_rates;
         assert_eq!(
             (r.force, r.d, r.force0, r.fr, r.c),
@@ -177,7 +208,8 @@ mod tests {
             v1_sign_term: Some(42),
             ..StepArgs::default()
         }
-        .fit_config(7, GradRequest::FORCE);
+        .fit_config(7, GradRequest::FORCE)
+        .unwrap();
         assert_eq!(v1.v1_sign_term, Some(V1SignTerm { seed: 42 }));
         assert_eq!(v1.backtracking, None);
         assert_eq!(
@@ -185,12 +217,30 @@ mod tests {
             Method::GradientDescent,
             "the sign term's default method"
         );
-        let plain = StepArgs::default().fit_config(7, GradRequest::FORCE);
+        let plain = StepArgs::default()
+            .fit_config(7, GradRequest::FORCE)
+            .unwrap();
         assert_eq!(
             plain.method,
             Method::Rkc(Rkc::default()),
             "the default method"
         );
+        let loose = StepArgs {
+            rkc_tolerance: Some(1e-3),
+            ..StepArgs::default()
+        };
+        assert_eq!(
+            loose.fit_config(7, GradRequest::FORCE).unwrap().method,
+            Method::Rkc(Rkc {
+                tolerance: 1e-3,
+                ..Rkc::default()
+            })
+        );
+        let clash = StepArgs {
+            method: Some(PathMethod::Gd),
+            ..loose
+        };
+        assert!(clash.fit_config(7, GradRequest::FORCE).is_err());
         let paper = StepArgs {
             absolute_lr: true,
             ..StepArgs::default()

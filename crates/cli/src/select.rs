@@ -88,8 +88,12 @@ pub fn non_negative(text: &str) -> Result<f64, String> {
 
 impl PipelineArgs {
     /// The pipeline settings for `grid`, `nv` and the initial model's fitted parameters.
-    pub fn config(&self, init: &crate::init::InitSetup, checkpoints: &Path) -> PipelineConfig {
-        PipelineConfig {
+    pub fn config(
+        &self,
+        init: &crate::init::InitSetup,
+        checkpoints: &Path,
+    ) -> anyhow::Result<PipelineConfig> {
+        Ok(PipelineConfig {
             grid: init.spec,
             boundary: init.model.boundary(),
             nv: init.nv,
@@ -97,7 +101,7 @@ impl PipelineArgs {
                 SplitChoice::Alternating => Split::Alternating,
                 SplitChoice::Halves => Split::Halves,
             },
-            fit: self.step.fit_config(self.iterations, init.fit),
+            fit: self.step.fit_config(self.iterations, init.fit)?,
             consistency_kl: FeatureConsistency {
                 threshold: self.threshold,
                 ..FeatureConsistency::kl()
@@ -113,7 +117,7 @@ impl PipelineArgs {
             }),
             checkpoint_dir: Some(checkpoints.to_path_buf()),
             checkpoint_every: self.checkpoint_every,
-        }
+        })
     }
 }
 
@@ -194,7 +198,7 @@ pub fn run_pipeline(
         std::fs::remove_dir_all(&checkpoints)
             .with_context(|| format!("removing old checkpoints {}", checkpoints.display()))?;
     }
-    let config = args.config(init, &checkpoints);
+    let config = args.config(init, &checkpoints)?;
     let pipeline = Pipeline::new(data, &init.model, config)?;
     let result = {
         let multi = MultiProgress::new();
