@@ -41,6 +41,28 @@ pub enum DataError {
         /// Number of trials in the data set.
         num_trials: usize,
     },
+    /// Splitting within conditions needs at least two trials in every condition
+    /// `0..num_conditions` (so that both halves have every condition).
+    #[error(
+        "splitting into two halves needs at least 2 trials in every condition, condition {condition} has {num_trials}"
+    )]
+    TooFewTrialsInCondition {
+        /// The condition id.
+        condition: u32,
+        /// Its number of trials.
+        num_trials: usize,
+    },
+    /// A condition below the data set's `num_conditions` has no trial.
+    #[error(
+        "condition {condition} has no trials (the data have condition ids up to {}; ids must be 0..{num_conditions} with every one used)",
+        num_conditions - 1
+    )]
+    EmptyCondition {
+        /// The condition id.
+        condition: u32,
+        /// The data set's number of conditions.
+        num_conditions: usize,
+    },
     /// Data sets to concatenate disagree on the number of neurons.
     #[error("cannot concatenate data sets with {first} and {other} neurons")]
     NeuronCountMismatch {
@@ -132,6 +154,10 @@ pub enum TrialProblem {
     },
     /// A neuron id in a file is negative (other than the tail marker -1) or does not fit in `u32`.
     BadNeuronId(i64),
+    /// A condition id in a file is negative or does not fit in `u32`.
+    BadConditionId(i64),
+    /// A condition id is not below [`crate::MAX_CONDITIONS`].
+    ConditionOutOfRange(u32),
 }
 
 impl fmt::Display for TrialProblem {
@@ -158,6 +184,15 @@ impl fmt::Display for TrialProblem {
             TrialProblem::BadNeuronId(id) => write!(
                 f,
                 "neuron id {id} is invalid (ids are 0..2^32-1; -1 marks the final tail interval)"
+            ),
+            TrialProblem::BadConditionId(id) => write!(
+                f,
+                "condition id {id} is invalid (condition ids are whole numbers >= 0)"
+            ),
+            TrialProblem::ConditionOutOfRange(id) => write!(
+                f,
+                "condition id {id} is not below the {} conditions supported",
+                crate::MAX_CONDITIONS
             ),
         }
     }

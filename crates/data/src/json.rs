@@ -30,6 +30,7 @@ struct Document {
     trial_start: Option<Vec<f64>>,
     trial_end: Option<Vec<f64>>,
     censored: Option<Vec<bool>>,
+    condition: Option<Vec<u32>>,
 }
 
 /// The neuron count to assume when a file does not give one: the largest id + 1, or 1 when
@@ -43,13 +44,14 @@ impl SpikeData {
     ///
     /// Accepted documents (other keys are ignored):
     /// - the trial form `{"format": "latentflow-spikes", "version": 1, "num_neurons": K,
-    ///   "trials": [{"isi": [..], "neuron": [.., -1], "censored": false}, ..]}`, where `format`,
-    ///   `version`, `num_neurons` and each `censored` are optional — so a document with just
+    ///   "trials": [{"isi": [..], "neuron": [.., -1], "censored": false, "condition": 0}, ..]}`,
+    ///   where `format`, `version`, `num_neurons` and each `censored` and `condition` are optional — so a document with just
     ///   `trials` (such as the reference fixtures) reads;
     /// - the raw form `{"format": "latentflow-spike-times", "version": 1, "num_neurons": K,
     ///   "spike_times": [..], "neuron_ids": [..], "trial_ids": [..], "trial_start": [..],
-    ///   "trial_end": [..], "censored": [..]}` (see [`SpikeData::from_spike_times`]; `format`,
-    ///   `version`, `num_neurons`, `censored` optional).
+    ///   "trial_end": [..], "censored": [..], "condition": [..]}` (see
+    ///   [`SpikeData::from_spike_times`]; `format`, `version`, `num_neurons`, `censored` and
+    ///   `condition` (one id per trial) optional).
     ///
     /// A missing `num_neurons` is inferred as the largest neuron id + 1 (1 without spikes).
     /// When `format` is given, `version` must be given too; a given `version` must be 1.
@@ -166,16 +168,18 @@ fn raw_from_document(doc: Document, path: &Path) -> Result<SpikeData, DataError>
         trial_start: doc.trial_start.ok_or_else(|| missing("trial_start"))?,
         trial_end: doc.trial_end.ok_or_else(|| missing("trial_end"))?,
     };
-    let data = SpikeData::from_spike_times(&raw).map_err(|e| e.in_file(path))?;
-    match doc.censored {
-        None => Ok(data),
-        Some(flags) => data
-            .with_censored_flags(&flags)
-            .map_err(|reason| DataError::Schema {
-                path: path.to_path_buf(),
-                reason,
-            }),
+    let schema = |reason| DataError::Schema {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let mut data = SpikeData::from_spike_times(&raw).map_err(|e| e.in_file(path))?;
+    if let Some(flags) = doc.censored {
+        data = data.with_censored_flags(&flags).map_err(schema)?;
     }
+    if let Some(ids) = doc.condition {
+        data = data.with_condition_ids(&ids).map_err(schema)?;
+    }
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -355,6 +359,56 @@ mod tests {
                 .contains("censored has 0 entries but there are 1 trials"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn conditions_in_both_forms() {
+        let d = SpikeData::new(
+            2,
+            vec![
+                Trial::new(vec![0.1, 0.2], vec![Some(0), None])
+                    .unwrap()
+                    .with_condition(1),
+                Trial::new(vec![0.5], vec![Some(1)]).unwrap(),
+            ],
+        )
+        .unwrap();
+        let text = String::from_utf8(d.to_json_bytes().unwrap()).unwrap();
+        assert!(
+            text.contains(r#""censored":false,"condition":1}"#),
+            "{text}"
+        );
+        assert_eq!(parse(&text).unwrap(), d);
+        let raw = r#"{"spike_times":[0.25,1.5],"neuron_ids":[1,0],"trial_ids":[0,1],
+            "trial_start":[0,1],"trial_end":[1,2],"condition":[2,0]}"#;
+        let r = parse(raw).unwrap();
+        assert_eq!(r.num_conditions(), 3);
+        assert_eq!(r.trials()[0].condition(), 2);
+        for (doc, needle) in [
+            (
+                r#"{"trials":[{"isi":[1],"neuron":[-1],"condition":-2}]}"#,
+                "test.json: trial 0: condition id -2 is invalid",
+            ),
+            (
+                r#"{"trials":[{"isi":[1],"neuron":[-1],"condition":1000}]}"#,
+                "test.json: trial 0: condition id 1000 is not below the 1000 conditions supported",
+            ),
+            (
+                r#"{"spike_times":[],"neuron_ids":[],"trial_ids":[],"trial_start":[0],"trial_end":[1],"condition":[0,1]}"#,
+                "condition has 2 entries but there are 1 trials",
+            ),
+            (
+                r#"{"spike_times":[],"neuron_ids":[],"trial_ids":[],"trial_start":[0],"trial_end":[1],"condition":[5000]}"#,
+                "trial 0: condition id 5000 is not below",
+            ),
+            (
+                r#"{"spike_times":[],"neuron_ids":[],"trial_ids":[],"trial_start":[0],"trial_end":[1],"condition":[-1]}"#,
+                "invalid value: integer `-1`",
+            ),
+        ] {
+            let e = parse(doc).unwrap_err().to_string();
+            assert!(e.contains(needle), "{doc}: {e}");
+        }
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! - A [`Trial`] is a sequence of intervals `isi[i]` in seconds (finite, `>= 0`), each ended by a
 //!   spike of neuron `neuron[i]`; only the last interval may end at the trial end instead
 //!   (`None`, written `-1` in files): the silent tail, which is data too. A trial may be flagged
-//!   `censored` (cut off by the recording; meaningful only with absorbing boundaries).
+//!   `censored` (cut off by the recording; meaningful only with absorbing boundaries) and
+//!   carries a task condition id ([`Trial::with_condition`], 0 by default).
+//! - [`SpikeData::num_conditions`] is the largest condition id + 1; [`SpikeData::split`] splits
+//!   within each condition, [`SpikeData::by_condition`] gives each condition's trials.
 //! - A [`SpikeData`] holds at least one trial of `num_neurons >= 1` neurons, ids `0..num_neurons`.
 //! - [`SpikeTimes`] is the raw equivalent: absolute spike times with neuron and trial ids, and
 //!   each trial's start and end; [`SpikeData::from_spike_times`] / [`SpikeData::to_spike_times`]
@@ -42,6 +45,15 @@
 //! let (first, second) = data.split(Split::Alternating)?;
 //! assert_eq!((first.num_trials(), second.num_trials()), (1, 1));
 //!
+//! // Task conditions: halves are split within each condition.
+//! let tagged: Vec<Trial> = (0..4u32)
+//!     .map(|i| Trial::new(vec![0.5], vec![None]).map(|t| t.with_condition(i / 2)))
+//!     .collect::<Result<_, _>>()?;
+//! let tagged = SpikeData::new(1, tagged)?;
+//! assert_eq!(tagged.num_conditions(), 2);
+//! let (first, _) = tagged.split(Split::Alternating)?;
+//! assert_eq!(first.by_condition()?.len(), 2);
+//!
 //! // From raw spike times: intervals from each trial start, plus a tail to the trial end.
 //! let raw = SpikeTimes {
 //!     num_neurons: 2,
@@ -75,6 +87,6 @@ mod trial;
 pub use error::{DataError, SpikeTimesProblem, TrialProblem};
 pub use files::{write_atomic, write_atomic_with};
 pub use json::{FORMAT_VERSION, JSON_FORMAT, JSON_SPIKE_TIMES_FORMAT};
-pub use spike_data::{MAX_NEURONS, SpikeData, Split};
+pub use spike_data::{MAX_CONDITIONS, MAX_NEURONS, SpikeData, Split};
 pub use spike_times::SpikeTimes;
 pub use trial::Trial;

@@ -207,6 +207,26 @@ impl<'a> Reader<'a> {
             .collect::<Result<Vec<_>, _>>()
             .map(Some)
     }
+
+    /// The optional per-trial `condition` ids (any integer type, `0..2^32`).
+    fn conditions(&mut self) -> Result<Option<Vec<u32>>, DataError> {
+        let name = "condition";
+        let Some(bytes) = self.member(name, Shape::Vector)? else {
+            return Ok(None);
+        };
+        self.integers(name, &bytes, false)?
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| {
+                u32::try_from(v).map_err(|_| {
+                    self.schema(format!(
+                        "array `condition`[{i}] = {v} is not a valid condition id (ids are >= 0)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
 }
 
 /// The parts of a `.npy` header checked before handing the member to npyz.
@@ -284,7 +304,8 @@ impl SpikeData {
     /// Arrays: `spike_times`, `trial_start`, `trial_end` (float64 or float32, seconds),
     /// `neuron_ids`, `trial_ids` (any integer dtype, values in `0..2^32`), all 1-D; optional
     /// `num_neurons` (integer scalar or 1-element array; inferred as the largest neuron id + 1,
-    /// or 1 without spikes, when absent) and `censored` (bool or 0/1 integers, one per trial).
+    /// or 1 without spikes, when absent), `censored` (bool or 0/1 integers, one per trial) and
+    /// `condition` (integer condition ids, one per trial; all 0 when absent).
     /// The trials are built by [`SpikeData::from_spike_times`].
     ///
     /// Errors name the file: [`DataError::Malformed`] (not a zip archive, truncated archive or
@@ -297,8 +318,8 @@ impl SpikeData {
 
     /// Writes the `.npz` form atomically: the arrays of [`SpikeData::to_spike_times`]
     /// (`spike_times`, `trial_start`, `trial_end` as float64; `neuron_ids`, `trial_ids` as
-    /// int64), `num_neurons` (int64 scalar) and `censored` (bool, one per trial), deflate
-    /// compressed. Trials are laid end to end from 0 s; see [`SpikeData::to_spike_times`] for
+    /// int64), `num_neurons` (int64 scalar), `censored` (bool, one per trial) and, when there is
+    /// more than one condition, `condition` (int64, one per trial), deflate compressed. Trials are laid end to end from 0 s; see [`SpikeData::to_spike_times`] for
     /// what a round trip preserves.
     pub fn write_npz(&self, path: impl AsRef<Path>) -> Result<(), DataError> {
         let path = path.as_ref();
@@ -335,6 +356,10 @@ impl SpikeData {
             options(),
         )?;
         write_array(&mut npz, "censored", &censored, true, options())?;
+        if self.num_conditions() > 1 {
+            let conditions: Vec<u32> = self.trials().iter().map(|t| t.condition()).collect();
+            write_array(&mut npz, "condition", &ids(&conditions), true, options())?;
+        }
         let cursor = npz.zip_writer().finish().map_err(std::io::Error::other)?;
         Ok(cursor.into_inner())
     }
@@ -376,6 +401,7 @@ fn parse_npz(bytes: &[u8], path: &Path) -> Result<SpikeData, DataError> {
         .num_neurons()?
         .unwrap_or_else(|| infer_num_neurons(neuron_ids.iter().copied().max()));
     let censored = r.censored()?;
+    let conditions = r.conditions()?;
     let raw = SpikeTimes {
         num_neurons,
         spike_times,
@@ -384,13 +410,18 @@ fn parse_npz(bytes: &[u8], path: &Path) -> Result<SpikeData, DataError> {
         trial_start,
         trial_end,
     };
-    let data = SpikeData::from_spike_times(&raw).map_err(|e| e.in_file(path))?;
-    match censored {
-        None => Ok(data),
-        Some(flags) => data
+    let mut data = SpikeData::from_spike_times(&raw).map_err(|e| e.in_file(path))?;
+    if let Some(flags) = censored {
+        data = data
             .with_censored_flags(&flags)
-            .map_err(|reason| r.schema(reason)),
+            .map_err(|reason| r.schema(reason))?;
     }
+    if let Some(ids) = conditions {
+        data = data
+            .with_condition_ids(&ids)
+            .map_err(|reason| r.schema(reason))?;
+    }
+    Ok(data)
 }
 
 #[cfg(test)]
@@ -482,6 +513,44 @@ mod tests {
     fn round_trip_bytes() {
         let d = sample();
         assert_eq!(parse(&d.to_npz_bytes().unwrap()).unwrap(), d);
+    }
+
+    #[test]
+    fn conditions_round_trip_and_are_checked() {
+        let single = sample().to_npz_bytes().unwrap();
+        let names = |bytes: &[u8]| {
+            NpzArchive::new(Cursor::new(bytes))
+                .unwrap()
+                .array_names()
+                .map(String::from)
+                .collect::<Vec<_>>()
+        };
+        assert!(!names(&single).contains(&"condition".to_string()));
+        let trials = sample().into_trials();
+        let d = SpikeData::new(
+            3,
+            vec![trials[0].clone().with_condition(2), trials[1].clone()],
+        )
+        .unwrap();
+        let bytes = d.to_npz_bytes().unwrap();
+        assert!(names(&bytes).contains(&"condition".to_string()));
+        assert_eq!(parse(&bytes).unwrap(), d);
+        let d = parse(&with("condition", Some(npy("|u1", "(1,)", &[4])))).unwrap();
+        assert_eq!((d.num_conditions(), d.trials()[0].condition()), (5, 4));
+        let e = schema_error(&with("condition", Some(npy("<i4", "(1,)", &i4(&[-1])))));
+        assert!(
+            e.contains("array `condition`[0] = -1 is not a valid condition id"),
+            "{e}"
+        );
+        let e = schema_error(&with("condition", Some(npy("<i4", "(1,)", &i4(&[1000])))));
+        assert!(e.contains("trial 0: condition id 1000 is not below"), "{e}");
+        let e = schema_error(&with("condition", Some(npy("<i4", "(2,)", &i4(&[0, 1])))));
+        assert!(
+            e.contains("condition has 2 entries but there are 1 trials"),
+            "{e}"
+        );
+        let e = schema_error(&with("condition", Some(npy("<f8", "(1,)", &f8(&[0.0])))));
+        assert!(e.contains("condition"), "{e}");
     }
 
     #[test]

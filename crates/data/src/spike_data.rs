@@ -6,22 +6,29 @@ use crate::error::{DataError, TrialProblem};
 use crate::trial::Trial;
 
 /// A validated data set: at least one trial, `num_neurons >= 1`, every neuron id below
-/// `num_neurons`.
+/// `num_neurons`, every condition id below [`MAX_CONDITIONS`].
+///
+/// Conditions: each trial has a task condition id ([`Trial::condition`], 0 by default); the
+/// data set has `num_conditions` = the largest id + 1. A condition below that with no trial is
+/// allowed here (a subset may lack one) and refused where per-condition work needs its trials
+/// ([`SpikeData::split`], fits over conditions).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpikeData {
     num_neurons: usize,
     trials: Vec<Trial>,
 }
 
-/// How [`SpikeData::split`] divides the trials into two halves. Serde names: `"alternating"`,
-/// `"halves"`.
+/// How [`SpikeData::split`] divides the trials into two halves, within each condition (with
+/// one condition: over all trials). Serde names: `"alternating"`, `"halves"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Split {
-    /// Even trial indices to the first half, odd ones to the second (the default).
+    /// A condition's 1st, 3rd, 5th, ... trials to the first half, its 2nd, 4th, ... to the
+    /// second (the default; with one condition: even trial indices / odd ones).
     #[default]
     Alternating,
-    /// The first `ceil(n / 2)` trials to the first half, the rest to the second.
+    /// The first `ceil(n_c / 2)` of a condition's `n_c` trials to the first half, the rest to
+    /// the second.
     Halves,
 }
 
@@ -30,6 +37,11 @@ pub enum Split {
 /// node, so the count is checked before anything is sized by it: a neuron id of 4294967295
 /// in a file, or a `num_neurons` of 1e8, is a mistake, not a recording.
 pub const MAX_NEURONS: usize = 10_000;
+
+/// The most task conditions a data set may have: 1,000 (condition ids `0..1000`). A fit over
+/// conditions holds one model per condition, so a condition id of 4294967295 in a file is
+/// refused before anything is sized by it.
+pub const MAX_CONDITIONS: usize = 1_000;
 
 /// [`DataError::TooManyNeurons`] if `num_neurons` is above [`MAX_NEURONS`].
 pub(crate) fn check_neuron_count(num_neurons: usize) -> Result<(), DataError> {
@@ -47,7 +59,8 @@ impl SpikeData {
     ///
     /// Errors: [`DataError::NoNeurons`], [`DataError::TooManyNeurons`] (more than
     /// [`MAX_NEURONS`]), [`DataError::NoTrials`], and [`DataError::Trial`] with the trial and
-    /// event index of the first neuron id `>= num_neurons`.
+    /// event index of the first neuron id `>= num_neurons`, or the trial index of the first
+    /// condition id `>=` [`MAX_CONDITIONS`].
     pub fn new(num_neurons: usize, trials: Vec<Trial>) -> Result<SpikeData, DataError> {
         if num_neurons == 0 {
             return Err(DataError::NoNeurons);
@@ -66,6 +79,13 @@ impl SpikeData {
                     trial: Some(t),
                     event: Some(event),
                     problem: TrialProblem::NeuronOutOfRange { id, num_neurons },
+                });
+            }
+            if trial.condition() as usize >= MAX_CONDITIONS {
+                return Err(DataError::Trial {
+                    trial: Some(t),
+                    event: None,
+                    problem: TrialProblem::ConditionOutOfRange(trial.condition()),
                 });
             }
         }
@@ -95,19 +115,64 @@ impl SpikeData {
         self.trials.len()
     }
 
+    /// Number of task conditions: the largest condition id + 1 (1 when every trial has
+    /// condition 0).
+    pub fn num_conditions(&self) -> usize {
+        self.trials
+            .iter()
+            .map(|t| t.condition() as usize + 1)
+            .max()
+            .unwrap_or(1)
+    }
+
+    /// The trial indices of each condition `0..num_conditions`, in trial order (a condition
+    /// without trials has an empty list).
+    pub fn condition_indices(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.num_conditions()];
+        for (i, t) in self.trials.iter().enumerate() {
+            out[t.condition() as usize].push(i);
+        }
+        out
+    }
+
+    /// The data of each condition `0..num_conditions`, in trial order, each with this data
+    /// set's neuron count (the trials keep their condition ids). Errors
+    /// ([`DataError::EmptyCondition`]) when a condition below `num_conditions` has no trial.
+    pub fn by_condition(&self) -> Result<Vec<SpikeData>, DataError> {
+        self.condition_indices()
+            .iter()
+            .enumerate()
+            .map(|(c, indices)| {
+                if indices.is_empty() {
+                    return Err(DataError::EmptyCondition {
+                        condition: c as u32,
+                        num_conditions: self.num_conditions(),
+                    });
+                }
+                self.subset(indices)
+            })
+            .collect()
+    }
+
     /// Total number of spikes over all trials.
     pub fn num_spikes(&self) -> usize {
         self.trials.iter().map(Trial::num_spikes).sum()
     }
 
-    /// A CRC-32 of the neuron count and every trial (censoring, intervals' bits, neuron ids):
-    /// equal data give equal fingerprints on every machine; a changed spike, trial or count
-    /// changes it (up to the 1-in-2^32 chance of a collision). Checkpoints record it.
+    /// A CRC-32 of the neuron count and every trial (censoring, intervals' bits, neuron ids,
+    /// and condition ids when there is more than one condition, so single-condition data keep
+    /// the fingerprint they had before conditions existed): equal data give equal fingerprints
+    /// on every machine; a changed spike, trial, condition or count changes it (up to the
+    /// 1-in-2^32 chance of a collision). Checkpoints record it.
     pub fn fingerprint(&self) -> u32 {
         let mut h = crc32fast::Hasher::new();
         h.update(&(self.num_neurons as u64).to_le_bytes());
         h.update(&(self.trials.len() as u64).to_le_bytes());
+        let conditions = self.num_conditions() > 1;
         for t in &self.trials {
+            if conditions {
+                h.update(&t.condition().to_le_bytes());
+            }
             h.update(&[u8::from(t.censored())]);
             h.update(&(t.isi().len() as u64).to_le_bytes());
             for (dt, n) in t.isi().iter().zip(t.neuron()) {
@@ -141,17 +206,32 @@ impl SpikeData {
         SpikeData::new(self.num_neurons, trials)
     }
 
-    /// Splits the trials into two non-empty halves (see [`Split`]), both with this data set's
-    /// neuron count. Errors with fewer than 2 trials.
+    /// Splits the trials into two non-empty halves within each condition (see [`Split`]),
+    /// both with this data set's neuron count and every condition; each half keeps the trial
+    /// order. Errors with fewer than 2 trials, or ([`DataError::TooFewTrialsInCondition`])
+    /// when a condition below `num_conditions` has fewer than 2 trials.
     pub fn split(&self, how: Split) -> Result<(SpikeData, SpikeData), DataError> {
         let n = self.trials.len();
         if n < 2 {
             return Err(DataError::TooFewTrials { num_trials: n });
         }
-        let (first, second): (Vec<usize>, Vec<usize>) = match how {
-            Split::Alternating => (0..n).partition(|i| i % 2 == 0),
-            Split::Halves => (0..n).partition(|&i| i < n.div_ceil(2)),
-        };
+        let mut first_half = vec![false; n];
+        for (c, indices) in self.condition_indices().iter().enumerate() {
+            let n_c = indices.len();
+            if n_c < 2 {
+                return Err(DataError::TooFewTrialsInCondition {
+                    condition: c as u32,
+                    num_trials: n_c,
+                });
+            }
+            for (k, &i) in indices.iter().enumerate() {
+                first_half[i] = match how {
+                    Split::Alternating => k % 2 == 0,
+                    Split::Halves => k < n_c.div_ceil(2),
+                };
+            }
+        }
+        let (first, second): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| first_half[i]);
         Ok((self.subset(&first)?, self.subset(&second)?))
     }
 
@@ -187,6 +267,35 @@ impl SpikeData {
             .into_iter()
             .zip(flags)
             .map(|(t, &c)| t.with_censored(c))
+            .collect();
+        Ok(SpikeData { trials, ..self })
+    }
+
+    /// The data with trial i's condition id replaced by `ids[i]`. Errors if the lengths differ
+    /// or an id is not below [`MAX_CONDITIONS`].
+    pub(crate) fn with_condition_ids(self, ids: &[u32]) -> Result<SpikeData, String> {
+        if ids.len() != self.trials.len() {
+            return Err(format!(
+                "condition has {} entries but there are {} trials",
+                ids.len(),
+                self.trials.len()
+            ));
+        }
+        if let Some((t, id)) = ids
+            .iter()
+            .enumerate()
+            .find(|&(_, &id)| id as usize >= MAX_CONDITIONS)
+        {
+            return Err(format!(
+                "trial {t}: {}",
+                TrialProblem::ConditionOutOfRange(*id)
+            ));
+        }
+        let trials = self
+            .trials
+            .into_iter()
+            .zip(ids)
+            .map(|(t, &c)| t.with_condition(c))
             .collect();
         Ok(SpikeData { trials, ..self })
     }
@@ -293,6 +402,106 @@ mod tests {
             data(1).split(Split::Halves),
             Err(DataError::TooFewTrials { num_trials: 1 })
         ));
+    }
+
+    /// Trials with neuron id = trial index and the given conditions.
+    fn with_conditions(conditions: &[u32]) -> SpikeData {
+        let trials = conditions
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| trial(i as u32).with_condition(c))
+            .collect();
+        SpikeData::new(conditions.len(), trials).unwrap()
+    }
+
+    fn ids(d: &SpikeData) -> Vec<u32> {
+        d.trials().iter().map(|t| t.neuron()[0].unwrap()).collect()
+    }
+
+    #[test]
+    fn split_within_conditions() {
+        let d = with_conditions(&[0, 1, 1, 0, 2, 1, 0, 2, 0]);
+        assert_eq!(d.num_conditions(), 3);
+        let (a, b) = d.split(Split::Alternating).unwrap();
+        // condition 0: trials 0 3 6 8; 1: 1 2 5; 2: 4 7.
+        assert_eq!((ids(&a), ids(&b)), (vec![0, 1, 4, 5, 6], vec![2, 3, 7, 8]));
+        let (a, b) = d.split(Split::Halves).unwrap();
+        assert_eq!((ids(&a), ids(&b)), (vec![0, 1, 2, 3, 4], vec![5, 6, 7, 8]));
+        for half in [&a, &b] {
+            assert_eq!(half.num_conditions(), 3);
+            assert!(half.by_condition().is_ok());
+        }
+        // Every trial lands in exactly one half, with its condition.
+        let mut all = [ids(&a), ids(&b)].concat();
+        all.sort();
+        assert_eq!(all, (0..9).collect::<Vec<_>>());
+        for t in a.trials().iter().chain(b.trials()) {
+            let i = t.neuron()[0].unwrap() as usize;
+            assert_eq!(t.condition(), d.trials()[i].condition());
+        }
+        // A condition with one trial would leave a half without it.
+        let e = with_conditions(&[0, 1, 0, 2, 2])
+            .split(Split::Alternating)
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::TooFewTrialsInCondition {
+                condition: 1,
+                num_trials: 1
+            }
+        ));
+        assert_eq!(
+            e.to_string(),
+            "splitting into two halves needs at least 2 trials in every condition, condition 1 has 1"
+        );
+        let e = with_conditions(&[0, 2, 0, 2])
+            .split(Split::Halves)
+            .unwrap_err();
+        assert!(matches!(
+            e,
+            DataError::TooFewTrialsInCondition {
+                condition: 1,
+                num_trials: 0
+            }
+        ));
+    }
+
+    #[test]
+    fn by_condition_and_limits() {
+        let d = with_conditions(&[1, 0, 1]);
+        let parts = d.by_condition().unwrap();
+        assert_eq!(
+            parts.iter().map(ids).collect::<Vec<_>>(),
+            vec![vec![1], vec![0, 2]]
+        );
+        assert!(parts.iter().all(|p| p.num_neurons() == 3));
+        assert_eq!(d.condition_indices(), vec![vec![1], vec![0, 2]]);
+        let e = with_conditions(&[2, 0]).by_condition().unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "condition 1 has no trials (the data have condition ids up to 2; ids must be 0..3 with every one used)"
+        );
+        assert_eq!(data(3).num_conditions(), 1);
+        let e =
+            SpikeData::new(1, vec![trial(0).with_condition(MAX_CONDITIONS as u32)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "trial 0: condition id 1000 is not below the 1000 conditions supported"
+        );
+    }
+
+    #[test]
+    fn fingerprint_with_conditions() {
+        // All condition 0: the fingerprint is the one the formula gave before conditions existed
+        // (computed independently with zlib.crc32 over the same bytes).
+        let d = data(3);
+        assert_eq!(d.fingerprint(), 0xc86b_c651);
+        let c = with_conditions(&[0, 1, 0]);
+        let c2 = with_conditions(&[0, 0, 1]);
+        let plain = with_conditions(&[0, 0, 0]);
+        assert_ne!(c.fingerprint(), plain.fingerprint());
+        assert_ne!(c.fingerprint(), c2.fingerprint());
+        assert_eq!(c.fingerprint(), with_conditions(&[0, 1, 0]).fingerprint());
     }
 
     #[test]

@@ -33,7 +33,7 @@ impl SpikeData {
     ///
     /// Per trial: intervals from the trial start to each spike in turn, then always a final tail
     /// interval to the trial end (possibly 0 s), so every trial ends with a tail and none is
-    /// censored. A trial with no spikes is one tail interval.
+    /// censored, and all are in condition 0. A trial with no spikes is one tail interval.
     ///
     /// Errors ([`DataError::SpikeTimes`], naming trial and spike indices): arrays of different
     /// lengths, NaN or infinite times, `trial_end < trial_start`, a neuron id `>= num_neurons`,
@@ -138,12 +138,13 @@ impl SpikeData {
 
     /// The raw form, with the trials laid end to end from time 0: trial `k` starts where trial
     /// `k - 1` ends, and each spike time is the running sum of the intervals. A trial that ends
-    /// with a spike ends at that spike. Censored flags are not part of this form.
+    /// with a spike ends at that spike. Censored flags and condition ids are not part of this
+    /// form.
     ///
     /// [`SpikeData::from_spike_times`] inverts this for data whose trials all end with a tail
-    /// and are uncensored, up to the rounding of the running sums: exactly when those sums are
-    /// exact in f64 (e.g. times on a 2^-k s grid), otherwise each interval comes back within
-    /// about one ulp of the absolute time it ends at.
+    /// and are uncensored in condition 0, up to the rounding of the running sums: exactly when
+    /// those sums are exact in f64 (e.g. times on a 2^-k s grid), otherwise each interval comes
+    /// back within about one ulp of the absolute time it ends at.
     pub fn to_spike_times(&self) -> SpikeTimes {
         let n = self.num_spikes();
         let mut out = SpikeTimes {

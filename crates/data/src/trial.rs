@@ -10,20 +10,24 @@ use crate::error::{DataError, TrialProblem};
 ///
 /// Only the last entry of `neuron` may be `None`: the silent tail from the last spike to the
 /// trial end (written `-1` in files). `censored` marks a trial that the recording cut off
-/// (meaningful only with absorbing boundaries; default `false`).
+/// (meaningful only with absorbing boundaries; default `false`). `condition` is the task
+/// condition the trial was recorded in (default 0; ids `0..`[`MAX_CONDITIONS`](crate::MAX_CONDITIONS)).
 ///
 /// Neuron ids are checked against a neuron count only when the trial enters a
 /// [`SpikeData`](crate::SpikeData).
 ///
 /// Serde form (the `trials` entries of the JSON format):
-/// `{"isi": [..], "neuron": [.., -1], "censored": false}`; deserialising validates like
-/// [`Trial::new`] and accepts `null` as well as `-1` for the tail, `censored` optional.
+/// `{"isi": [..], "neuron": [.., -1], "censored": false, "condition": 2}`; deserialising
+/// validates like [`Trial::new`] and accepts `null` as well as `-1` for the tail, `censored`
+/// and `condition` optional. `condition` is written only when it is not 0, so single-condition
+/// files are unchanged.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "TrialRepr")]
 pub struct Trial {
     isi: Vec<f64>,
     neuron: Vec<Option<u32>>,
     censored: bool,
+    condition: u32,
 }
 
 impl Trial {
@@ -60,6 +64,7 @@ impl Trial {
             isi,
             neuron,
             censored: false,
+            condition: 0,
         })
     }
 
@@ -67,6 +72,19 @@ impl Trial {
     pub fn with_censored(mut self, censored: bool) -> Trial {
         self.censored = censored;
         self
+    }
+
+    /// The same trial in task condition `condition`. The id is checked against
+    /// [`MAX_CONDITIONS`](crate::MAX_CONDITIONS) when the trial enters a
+    /// [`SpikeData`](crate::SpikeData).
+    pub fn with_condition(mut self, condition: u32) -> Trial {
+        self.condition = condition;
+        self
+    }
+
+    /// The task condition of the trial (0 unless set).
+    pub fn condition(&self) -> u32 {
+        self.condition
     }
 
     /// Inter-event intervals (seconds).
@@ -112,6 +130,8 @@ pub(crate) struct TrialRepr {
     neuron: Vec<Option<i64>>,
     #[serde(default)]
     censored: bool,
+    #[serde(default)]
+    condition: i64,
 }
 
 impl TryFrom<TrialRepr> for Trial {
@@ -138,7 +158,14 @@ impl TryFrom<TrialRepr> for Trial {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Trial::new(repr.isi, neuron)?.with_censored(repr.censored))
+        let condition = u32::try_from(repr.condition).map_err(|_| DataError::Trial {
+            trial: None,
+            event: None,
+            problem: TrialProblem::BadConditionId(repr.condition),
+        })?;
+        Ok(Trial::new(repr.isi, neuron)?
+            .with_censored(repr.censored)
+            .with_condition(condition))
     }
 }
 
@@ -149,10 +176,14 @@ impl Serialize for Trial {
             .iter()
             .map(|n| n.map_or(-1, i64::from))
             .collect();
-        let mut s = serializer.serialize_struct("Trial", 3)?;
+        let with_condition = self.condition != 0;
+        let mut s = serializer.serialize_struct("Trial", 3 + usize::from(with_condition))?;
         s.serialize_field("isi", &self.isi)?;
         s.serialize_field("neuron", &neuron)?;
         s.serialize_field("censored", &self.censored)?;
+        if with_condition {
+            s.serialize_field("condition", &self.condition)?;
+        }
         s.end()
     }
 }
@@ -241,6 +272,14 @@ mod tests {
             serde_json::from_str(r#"{"isi":[0.5,0.25],"neuron":[2,null],"censored":true}"#)
                 .unwrap();
         assert_eq!(null_tail, t.clone().with_censored(true));
+        let c = t.clone().with_condition(3);
+        assert_eq!((t.condition(), c.condition()), (0, 3));
+        let s = serde_json::to_string(&c).unwrap();
+        assert_eq!(
+            s,
+            r#"{"isi":[0.5,0.25],"neuron":[2,-1],"censored":false,"condition":3}"#
+        );
+        assert_eq!(serde_json::from_str::<Trial>(&s).unwrap(), c);
     }
 
     #[test]
@@ -256,6 +295,18 @@ mod tests {
             (r#"{"isi":[],"neuron":[]}"#, "at least one interval"),
             (r#"{"isi":[0.5],"neuron":[0,-1]}"#, "isi has 1 entries"),
             (r#"{"neuron":[0]}"#, "missing field `isi`"),
+            (
+                r#"{"isi":[0.5],"neuron":[0],"condition":-1}"#,
+                "condition id -1 is invalid",
+            ),
+            (
+                r#"{"isi":[0.5],"neuron":[0],"condition":4294967296}"#,
+                "condition id 4294967296",
+            ),
+            (
+                r#"{"isi":[0.5],"neuron":[0],"condition":0.5}"#,
+                "expected i64",
+            ),
         ] {
             let e = serde_json::from_str::<Trial>(doc).unwrap_err().to_string();
             assert!(e.contains(needle), "{doc}: {e}");
