@@ -117,6 +117,9 @@ pub enum DataError {
         /// The content error (with trial / event / spike indices).
         error: Box<DataError>,
     },
+    /// An argument of a computation on the data is out of range (the message names it).
+    #[error("{0}")]
+    InvalidArgument(String),
     /// More neurons than [`crate::MAX_NEURONS`].
     #[error(
         "num_neurons = {num_neurons} is more than the {limit} neurons supported (is a neuron id or count wrong?)"

@@ -334,46 +334,115 @@ impl SpikeData {
     fn to_npz_bytes(&self) -> std::io::Result<Vec<u8>> {
         let raw = self.to_spike_times();
         let censored: Vec<bool> = self.trials().iter().map(|t| t.censored()).collect();
-        let mut npz = NpzWriter::new(Cursor::new(Vec::new()));
-        let options = || FileOptions::default().compression_method(CompressionMethod::Deflated);
         let ids = |v: &[u32]| v.iter().map(|&x| i64::from(x)).collect::<Vec<i64>>();
-        write_array(&mut npz, "spike_times", &raw.spike_times, true, options())?;
-        write_array(
-            &mut npz,
-            "neuron_ids",
-            &ids(&raw.neuron_ids),
-            true,
-            options(),
-        )?;
-        write_array(&mut npz, "trial_ids", &ids(&raw.trial_ids), true, options())?;
-        write_array(&mut npz, "trial_start", &raw.trial_start, true, options())?;
-        write_array(&mut npz, "trial_end", &raw.trial_end, true, options())?;
-        write_array(
-            &mut npz,
-            "num_neurons",
-            &[raw.num_neurons as i64],
-            false,
-            options(),
-        )?;
-        write_array(&mut npz, "censored", &censored, true, options())?;
+        let mut arrays = vec![
+            NpzArray::vector("spike_times", NpzValues::F64(raw.spike_times)),
+            NpzArray::vector("neuron_ids", NpzValues::I64(ids(&raw.neuron_ids))),
+            NpzArray::vector("trial_ids", NpzValues::I64(ids(&raw.trial_ids))),
+            NpzArray::vector("trial_start", NpzValues::F64(raw.trial_start)),
+            NpzArray::vector("trial_end", NpzValues::F64(raw.trial_end)),
+            NpzArray {
+                name: "num_neurons".into(),
+                shape: vec![],
+                values: NpzValues::I64(vec![raw.num_neurons as i64]),
+            },
+            NpzArray::vector("censored", NpzValues::Bool(censored)),
+        ];
         if self.num_conditions() > 1 {
             let conditions: Vec<u32> = self.trials().iter().map(|t| t.condition()).collect();
-            write_array(&mut npz, "condition", &ids(&conditions), true, options())?;
+            arrays.push(NpzArray::vector(
+                "condition",
+                NpzValues::I64(ids(&conditions)),
+            ));
         }
-        let cursor = npz.zip_writer().finish().map_err(std::io::Error::other)?;
-        Ok(cursor.into_inner())
+        npz_bytes(&arrays)
     }
 }
 
-/// Writes one array: 1-D when `vector`, else a 0-d scalar (`values` has one entry).
+/// The values of one array of a `.npz` file.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NpzValues {
+    /// float64.
+    F64(Vec<f64>),
+    /// int64.
+    I64(Vec<i64>),
+    /// bool.
+    Bool(Vec<bool>),
+}
+
+impl NpzValues {
+    fn len(&self) -> usize {
+        match self {
+            NpzValues::F64(v) => v.len(),
+            NpzValues::I64(v) => v.len(),
+            NpzValues::Bool(v) => v.len(),
+        }
+    }
+}
+
+/// One named array of a `.npz` file, C order (the last index fastest).
+#[derive(Debug, Clone, PartialEq)]
+pub struct NpzArray {
+    /// The array's name (numpy's key).
+    pub name: String,
+    /// Its shape (empty: a scalar).
+    pub shape: Vec<u64>,
+    /// Its values, as many as the shape's product.
+    pub values: NpzValues,
+}
+
+impl NpzArray {
+    /// A 1-D array.
+    pub fn vector(name: impl Into<String>, values: NpzValues) -> NpzArray {
+        NpzArray {
+            name: name.into(),
+            shape: vec![values.len() as u64],
+            values,
+        }
+    }
+}
+
+/// Writes `arrays` as a deflate-compressed `.npz` file (as numpy's `np.savez_compressed`),
+/// atomically; errors name the file (including an array whose shape does not match its values).
+pub fn write_npz_arrays(path: impl AsRef<Path>, arrays: &[NpzArray]) -> Result<(), DataError> {
+    let path = path.as_ref();
+    let bytes = npz_bytes(arrays).map_err(|error| DataError::Io {
+        path: path.to_path_buf(),
+        error,
+    })?;
+    write_atomic(path, &bytes)
+}
+
+fn npz_bytes(arrays: &[NpzArray]) -> std::io::Result<Vec<u8>> {
+    let mut npz = NpzWriter::new(Cursor::new(Vec::new()));
+    for a in arrays {
+        let expected: u64 = a.shape.iter().product();
+        if expected != a.values.len() as u64 {
+            return Err(std::io::Error::other(format!(
+                "array '{}': shape {:?} needs {expected} values, got {}",
+                a.name,
+                a.shape,
+                a.values.len()
+            )));
+        }
+        match &a.values {
+            NpzValues::F64(v) => write_array(&mut npz, &a.name, v, &a.shape)?,
+            NpzValues::I64(v) => write_array(&mut npz, &a.name, v, &a.shape)?,
+            NpzValues::Bool(v) => write_array(&mut npz, &a.name, v, &a.shape)?,
+        }
+    }
+    let cursor = npz.zip_writer().finish().map_err(std::io::Error::other)?;
+    Ok(cursor.into_inner())
+}
+
+/// Writes one array of the given shape, deflate compressed.
 fn write_array<T: npyz::AutoSerialize>(
     npz: &mut NpzWriter<Cursor<Vec<u8>>>,
     name: &str,
     values: &[T],
-    vector: bool,
-    options: FileOptions,
+    shape: &[u64],
 ) -> std::io::Result<()> {
-    let shape: &[u64] = if vector { &[values.len() as u64] } else { &[] };
+    let options = FileOptions::default().compression_method(CompressionMethod::Deflated);
     let mut w = npz
         .array::<T>(name, options)?
         .default_dtype()

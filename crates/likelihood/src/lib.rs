@@ -37,14 +37,19 @@ mod gradient;
 mod kernels;
 mod model;
 mod passes;
+mod posterior;
+mod prior;
 mod setup;
 mod v1_sign;
+mod viterbi;
 
 pub use complexity::feature_complexity;
 pub use gradient::{GradRequest, Gradients};
 pub use latentflow_spectral::NORMALISATION_TOL;
 pub use model::{Model, ModelParts, force_from_peq, fr_from_rate, peq_from_force, rate_from_fr};
+pub use posterior::{BAND, Posterior};
 pub use setup::Likelihood;
+pub use viterbi::ViterbiPath;
 
 /// Errors of the likelihood crate.
 #[derive(Debug, thiserror::Error)]

@@ -82,11 +82,16 @@ struct ForwardEnd {
 }
 
 impl Likelihood {
-    fn mu_min(&self) -> f64 {
+    pub(crate) fn mu_min(&self) -> f64 {
         self.mu.iter().cloned().fold(f64::INFINITY, f64::min)
     }
 
-    fn spike_op(&self, trial: usize, event: usize, neuron: u32) -> Result<&Mat, LikelihoodError> {
+    pub(crate) fn spike_op(
+        &self,
+        trial: usize,
+        event: usize,
+        neuron: u32,
+    ) -> Result<&Mat, LikelihoodError> {
         self.spike_ops
             .get(neuron as usize)
             .ok_or(LikelihoodError::NeuronOutOfRange {
@@ -97,7 +102,7 @@ impl Likelihood {
             })
     }
 
-    fn applies_absorption(&self, trial: &Trial) -> Option<&Mat> {
+    pub(crate) fn applies_absorption(&self, trial: &Trial) -> Option<&Mat> {
         self.absorption.as_ref().filter(|_| !trial.censored())
     }
 
