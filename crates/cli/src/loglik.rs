@@ -32,16 +32,22 @@ pub struct LoglikArgs {
     out: Option<PathBuf>,
 }
 
+/// `nv` if given, else 64 modes (at most N - 2) with reflecting bounds and all N - 2 with
+/// absorbing ones.
+pub fn default_nv(model: &latentflow::likelihood::Model, nv: Option<usize>) -> usize {
+    let max = model.grid().n() - 2;
+    nv.unwrap_or(match model.boundary() {
+        latentflow::spectral::BoundaryMode::Reflecting => 64.min(max),
+        latentflow::spectral::BoundaryMode::Absorbing => max,
+    })
+}
+
 /// Runs `latentflow loglik`.
 pub fn run(args: LoglikArgs) -> anyhow::Result<()> {
     let model = ModelFile::read(&args.model)?;
     // The library's errors name the file; a context here would name it twice.
     let data = SpikeData::read(&args.data)?;
-    let max = model.grid().n() - 2;
-    let nv = args.nv.unwrap_or(match model.boundary() {
-        latentflow::spectral::BoundaryMode::Reflecting => 64.min(max),
-        latentflow::spectral::BoundaryMode::Absorbing => max,
-    });
+    let nv = default_nv(&model, args.nv);
     let solver: Box<dyn EigenSolver> = if args.dense {
         Box::new(DenseSolver)
     } else {

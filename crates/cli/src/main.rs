@@ -1,5 +1,6 @@
 //! The `latentflow` command-line tool.
 
+mod decode;
 mod demo;
 mod experiment;
 mod fit;
@@ -35,6 +36,8 @@ enum Command {
     Experiment(experiment::ExperimentCommand),
     /// Fit a model to training data, validated on held-out data.
     Fit(fit::FitArgs),
+    /// What the latent did on each trial under a saved model: posterior, Viterbi path, PSTHs.
+    Decode(decode::DecodeArgs),
     /// Evaluate -log L (and gradients) of a saved model on data.
     Loglik(loglik::LoglikArgs),
     /// Simulate spike data from a known potential.
@@ -48,6 +51,7 @@ fn main() {
         Command::Select(args) => select::run(args),
         Command::Experiment(args) => experiment::run(args),
         Command::Fit(args) => fit::run(args),
+        Command::Decode(args) => decode::run(args),
         Command::Loglik(args) => loglik::run(args),
         Command::Simulate(args) => simulate::run(args),
     };

@@ -47,7 +47,7 @@ pub use complexity::feature_complexity;
 pub use gradient::{GradRequest, Gradients};
 pub use latentflow_spectral::NORMALISATION_TOL;
 pub use model::{Model, ModelParts, force_from_peq, fr_from_rate, peq_from_force, rate_from_fr};
-pub use posterior::{BAND, Posterior};
+pub use posterior::{BAND, Density, Posterior};
 pub use setup::Likelihood;
 pub use viterbi::ViterbiPath;
 

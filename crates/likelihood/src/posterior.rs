@@ -19,13 +19,23 @@ use crate::{Likelihood, LikelihoodError};
 /// Lower and upper quantiles of the posterior band: the central 90%.
 pub const BAND: (f64, f64) = (0.05, 0.95);
 
+/// Whether [`Likelihood::posterior`] keeps the density at every time (N values per time) or
+/// only its summaries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Density {
+    /// Keep the nodal densities in [`Posterior::density`].
+    Keep,
+    /// Leave [`Posterior::density`] empty.
+    Drop,
+}
+
 /// The posterior of the latent on one trial at chosen times.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Posterior {
     /// Times (s from the trial start), ascending, in [0, trial duration].
     pub times: Vec<f64>,
     /// p(x_j, t | spikes) on the grid nodes, one row per time (density in x: the quadrature
-    /// sum_j w_j p_j is 1 up to round-off). The truncated eigenbasis can leave small negative
+    /// sum_j w_j p_j is 1 up to round-off); empty with [`Density::Drop`]. The truncated eigenbasis can leave small negative
     /// ripples where the density is near 0.
     pub density: Vec<Vec<f64>>,
     /// Posterior mean of x per time.
@@ -64,6 +74,7 @@ impl Likelihood {
         index: usize,
         trial: &Trial,
         times: &[f64],
+        keep: Density,
     ) -> Result<Posterior, LikelihoodError> {
         check_times(index, trial, times)?;
         let msg = self.messages(index, trial)?;
@@ -74,7 +85,7 @@ impl Likelihood {
         let s = trial.isi().len();
         let mut out = Posterior {
             times: times.to_vec(),
-            density: Vec::with_capacity(times.len()),
+            density: Vec::new(),
             mean: Vec::with_capacity(times.len()),
             sd: Vec::with_capacity(times.len()),
             lower: Vec::with_capacity(times.len()),
@@ -112,7 +123,9 @@ impl Likelihood {
             out.upper.push(quantile(x, w, &p, BAND.1));
             out.mean.push(mean);
             out.sd.push(sd);
-            out.density.push(p);
+            if keep == Density::Keep {
+                out.density.push(p);
+            }
         }
         Ok(out)
     }

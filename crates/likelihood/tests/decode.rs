@@ -8,7 +8,7 @@ mod common;
 
 use common::{case_files, load};
 use latentflow_data::{SpikeData, Trial};
-use latentflow_likelihood::{Likelihood, LikelihoodError};
+use latentflow_likelihood::{Density, Likelihood, LikelihoodError};
 use latentflow_spectral::{BandedSolver, BoundaryMode};
 use proptest::prelude::*;
 
@@ -77,7 +77,7 @@ fn posterior_integrates_to_one_and_matches_spike_insertion() {
         let absorbing = case.model.boundary() == BoundaryMode::Absorbing;
         for (k, trial) in case.data.trials().iter().enumerate() {
             let times = probe_times(trial);
-            let post = lik.posterior(k, trial, &times).unwrap();
+            let post = lik.posterior(k, trial, &times, Density::Keep).unwrap();
             for (t, p) in times.iter().zip(&post.density) {
                 let mass = grid.integrate(p);
                 assert!(
@@ -134,7 +134,7 @@ fn posterior_rejects_bad_times() {
         vec![0.5 * d, 0.1 * d],
         vec![f64::NAN],
     ] {
-        let err = lik.posterior(0, trial, &times).unwrap_err();
+        let err = lik.posterior(0, trial, &times, Density::Keep).unwrap_err();
         assert!(
             matches!(err, LikelihoodError::InvalidRequest(_)),
             "{times:?}: {err}"
@@ -167,7 +167,7 @@ proptest! {
         let duration = trial.duration();
         let mut times: Vec<f64> = fractions.iter().map(|f| f * duration).collect();
         times.sort_by(f64::total_cmp);
-        let post = lik.posterior(0, &trial, &times).unwrap();
+        let post = lik.posterior(0, &trial, &times, Density::Keep).unwrap();
         for (t, p) in times.iter().zip(&post.density) {
             let mass = grid.integrate(p);
             prop_assert!((mass - 1.0).abs() < 1e-8, "{}: t = {t}: integral {mass}", case.name);
