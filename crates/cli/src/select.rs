@@ -224,6 +224,7 @@ pub fn run_pipeline(
         let file = out.join(format!("fit_path_half{}.json", k + 1));
         p.write_json(&file)?;
     }
+    write_selected_models(&result, &init.grid, out)?;
     let halves = pipeline.halves();
     let mut extra = extra;
     if let Value::Object(map) = &mut extra {
@@ -243,6 +244,38 @@ pub fn run_pipeline(
         print_summary(&result, out);
     }
     Ok((result, report))
+}
+
+/// Writes the four selected models as model files (`docs/formats.md`), as fitted, for
+/// `latentflow decode` and `loglik`: `model_feature_consistency_half{1,2}.json` and
+/// `model_best_generalization_half{1,2}.json`.
+fn write_selected_models(
+    result: &PipelineResult,
+    grid: &std::sync::Arc<latentflow::spectral::Grid>,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let fc = &result.feature_consistency.selected;
+    let bg = &result.best_generalization;
+    let picks = [
+        ("feature_consistency", 0, fc.index1, fc.iteration1),
+        ("feature_consistency", 1, fc.index2, fc.iteration2),
+        ("best_generalization", 0, bg[0].index, bg[0].iteration),
+        ("best_generalization", 1, bg[1].index, bg[1].iteration),
+    ];
+    for (method, half, index, iteration) in picks {
+        let path = &result.paths[half];
+        let saved = path
+            .models
+            .get(index)
+            .filter(|m| m.record.iteration == iteration)
+            .with_context(|| {
+                format!("half {}: the selected model (iteration {iteration}) is not among the saved models", half + 1)
+            })?;
+        let model = saved.params.to_model(grid, path.boundary)?;
+        let file = out.join(format!("model_{method}_half{}.json", half + 1));
+        latentflow::ModelFile::write(&model, &file)?;
+    }
+    Ok(())
 }
 
 fn print_summary(result: &PipelineResult, out: &Path) {

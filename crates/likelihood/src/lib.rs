@@ -8,6 +8,9 @@
 //! forward passes, [`Likelihood::neg_loglik_and_grad`] adds the backward passes and returns the
 //! gradients asked for, and [`Likelihood::neg_loglik_grad_and_v1_sign_term`] also the term the
 //! paper's code added to the F gradient through a sign error (for experiments on its effect).
+//! Decoding (§11): [`Likelihood::posterior`] gives the posterior of the latent on a trial at
+//! chosen times, [`Likelihood::viterbi`] the most likely path on the grid (as the original
+//! package computes it) and [`Likelihood::predicted_rates`] the model's PSTH.
 //!
 //! ```
 //! use std::sync::Arc;

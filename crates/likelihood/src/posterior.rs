@@ -69,6 +69,31 @@ impl Likelihood {
     ///
     /// Works for both boundary modes and any p0. For an absorbed trial, the last time's density
     /// is weighted by the flux into the bounds (where the latent was when absorbed).
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use latentflow_data::Trial;
+    /// use latentflow_likelihood::{Density, Likelihood, Model, ModelParts, peq_from_force};
+    /// use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+    ///
+    /// let grid = Arc::new(Grid::new(-1.0, 1.0, 8, 6)?);
+    /// let force: Vec<f64> = grid.x().iter().map(|x| -4.0 * x).collect();
+    /// let rate: Vec<f64> = grid.x().iter().map(|x| 50.0 * (x + 1.0) + 1.0).collect();
+    /// let model = Model::new(grid.clone(), ModelParts {
+    ///     boundary: BoundaryMode::Reflecting, peq: peq_from_force(&grid, &force)?, p0: None,
+    ///     d: 2.0, rates: vec![rate],
+    /// })?;
+    /// let lik = Likelihood::new(&model, 16, &BandedSolver::default())?;
+    /// // Three quick spikes of the neuron that fires at high x, then 0.2 s of silence.
+    /// let trial = Trial::new(vec![0.01, 0.01, 0.01, 0.2], vec![Some(0), Some(0), Some(0), None])?;
+    /// let post = lik.posterior(0, &trial, &[0.0, 0.03, 0.23], Density::Keep)?;
+    /// assert!((grid.integrate(&post.density[1]) - 1.0).abs() < 1e-9);
+    /// // The latent was higher during the spikes than after the long silence.
+    /// assert!(post.mean[1] > post.mean[2] && post.lower[1] < post.mean[1] && post.mean[1] < post.upper[1]);
+    /// let path = lik.viterbi(0, &trial)?;
+    /// assert_eq!(path.x.len(), 5); // the start and each of the four events
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn posterior(
         &self,
         index: usize,
