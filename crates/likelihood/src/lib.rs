@@ -35,6 +35,7 @@
 
 mod accumulate;
 mod complexity;
+mod conditions;
 mod decays;
 mod gradient;
 mod kernels;
@@ -47,6 +48,10 @@ mod v1_sign;
 mod viterbi;
 
 pub use complexity::feature_complexity;
+pub use conditions::{
+    ByCondition, ConditionGradients, ConditionLikelihoods, ConditionModels, ParameterSharing,
+    Sharing,
+};
 pub use gradient::{GradRequest, Gradients};
 pub use latentflow_spectral::NORMALISATION_TOL;
 pub use model::{Model, ModelParts, force_from_peq, fr_from_rate, peq_from_force, rate_from_fr};
