@@ -2,11 +2,12 @@
 //! integrates to 1 at every time, agrees with the likelihood (inserting a spike of neuron n at
 //! time t multiplies L by the posterior mean of f_n(x(t)), so at the trial's end the posterior
 //! is the forward pass's filtering density), on both boundaries and with a non-equilibrium p0;
-//! the model's predicted rates start from p0 and relax to peq.
+//! the model's predicted rates start from p0 and relax to peq; Viterbi paths equal the original
+//! package's (`fixtures/reference_viterbi`).
 
 mod common;
 
-use common::{case_files, load};
+use common::{case_files, floats, load};
 use latentflow_data::{SpikeData, Trial};
 use latentflow_likelihood::{Density, Likelihood, LikelihoodError};
 use latentflow_spectral::{BandedSolver, BoundaryMode};
@@ -139,6 +140,52 @@ fn posterior_rejects_bad_times() {
             matches!(err, LikelihoodError::InvalidRequest(_)),
             "{times:?}: {err}"
         );
+    }
+}
+
+#[test]
+fn viterbi_equals_the_original() {
+    for path in case_files("reference_viterbi") {
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        // A case refers to its model and trials in fixtures/reference, or holds them itself.
+        let case = match v["source"].as_str() {
+            Some(source) => load(&path.parent().unwrap().join(source)),
+            None => load(&path),
+        };
+        let lik = setup(&case);
+        let reflecting = case.model.boundary() == BoundaryMode::Reflecting;
+        let expected = v["state_inds"].as_array().unwrap();
+        assert_eq!(expected.len(), case.data.num_trials(), "{}", path.display());
+        for (k, (trial, theirs)) in case.data.trials().iter().zip(expected).enumerate() {
+            let theirs: Vec<usize> = floats(theirs).iter().map(|&s| s as usize).collect();
+            let ours = lik.viterbi(k, trial).unwrap();
+            let x = floats(&v["trajectory"][k]);
+            // The original leaves its last state index 0 with reflecting bounds; its
+            // trajectory holds the end point.
+            let compare = if reflecting {
+                theirs.len() - 1
+            } else {
+                theirs.len()
+            };
+            assert_eq!(
+                &ours.states[..compare],
+                &theirs[..compare],
+                "{}: trial {k}",
+                path.display()
+            );
+            let err = ours
+                .x
+                .iter()
+                .zip(&x)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                err < 1e-12,
+                "{}: trial {k}: x differs by {err}",
+                path.display()
+            );
+        }
     }
 }
 
