@@ -196,22 +196,22 @@ impl ConditionLikelihoods {
         }
         let s = self.sharing;
         let grads = ConditionGradients {
-            force: combine(&each, |g| g.force.clone(), s.force, add_vec),
+            force: combine(&each, |g| g.force.clone(), s.force, |a, b| add_vec(a, b)),
             d: combine(&each, |g| g.d, s.d, |a, b| *a += b),
-            force0: combine(&each, |g| g.force0.clone(), s.force0, add_vec),
+            force0: combine(&each, |g| g.force0.clone(), s.force0, |a, b| add_vec(a, b)),
             fr: combine(
                 &each,
                 |g| g.fr.clone(),
                 s.rates,
                 |a, b| a.iter_mut().zip(b).for_each(|(a, b)| add_vec(a, b)),
             ),
-            c: combine(&each, |g| g.c.clone(), s.rates, add_vec),
+            c: combine(&each, |g| g.c.clone(), s.rates, |a, b| add_vec(a, b)),
         };
         Ok((total, grads))
     }
 }
 
-fn add_vec(a: &mut Vec<f64>, b: Vec<f64>) {
+fn add_vec(a: &mut [f64], b: Vec<f64>) {
     a.iter_mut().zip(b).for_each(|(a, b)| *a += b);
 }
 

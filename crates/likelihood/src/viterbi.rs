@@ -19,6 +19,7 @@ use latentflow_spectral::BoundaryMode;
 use latentflow_spectral::dense::{Mat, matmul};
 use rayon::prelude::*;
 
+use crate::decays::DECAY_CUT;
 use crate::{Likelihood, LikelihoodError};
 
 /// The floor of a transition density before its logarithm (the original's).
@@ -89,19 +90,35 @@ impl Likelihood {
             .collect();
         // back[i][j]: the best predecessor of node j at event i + 1.
         let mut back: Vec<Vec<usize>> = Vec::with_capacity(s);
-        let mut scaled = Mat::zeros(ni, nv);
         // kt[old, new] = K[new, old] on the inner nodes (columns are the new nodes).
         let mut kt = Mat::zeros(ni, ni);
+        let mu_min = self.mu_min();
         for (i, (&dt, &neuron)) in isi.iter().zip(trial.neuron()).enumerate() {
-            for k in 0..nv {
+            // The modes that decay by less than exp(-DECAY_CUT) relative to the slowest one
+            // over this interval (mu ascends); the rest change K below round-off.
+            let r = self
+                .mu
+                .partition_point(|&m| (m - mu_min) * dt <= DECAY_CUT)
+                .max(1);
+            let mut scaled = right.first_cols(r);
+            for k in 0..r {
                 let e = (-self.mu[k] * dt).exp();
-                scaled
-                    .col_mut(k)
-                    .iter_mut()
-                    .zip(right.col(k))
-                    .for_each(|(v, r)| *v = r * e);
+                scaled.col_mut(k).iter_mut().for_each(|v| *v *= e);
             }
-            matmul(&mut kt, &scaled, false, &left, true, 1.0, 0.0);
+            let left_r = if r == nv {
+                None
+            } else {
+                Some(left.first_cols(r))
+            };
+            matmul(
+                &mut kt,
+                &scaled,
+                false,
+                left_r.as_ref().unwrap_or(&left),
+                true,
+                1.0,
+                0.0,
+            );
             let (best, next) = step(&score, &kt, margin);
             back.push(best);
             score = next;
