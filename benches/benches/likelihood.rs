@@ -1,9 +1,10 @@
 //! Criterion group `likelihood`: the paper setting (double well, D = 10, one neuron,
-//! ne = 256, np = 8, nv = 64) on the original package's 10,000-spike data.
+//! ne = 256, np = 8, nv = 64) on the original package's 10,000-spike data; and one epoch of a
+//! three-condition decision task.
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use latentflow_benches::{paper_data, paper_grid, paper_model};
-use latentflow_likelihood::{GradRequest, Likelihood};
+use latentflow_benches::{decision_3c, paper_data, paper_grid, paper_model};
+use latentflow_likelihood::{ConditionLikelihoods, GradRequest, Likelihood};
 use latentflow_spectral::{BandedSolver, BoundaryMode};
 
 fn likelihood(c: &mut Criterion) {
@@ -73,5 +74,29 @@ fn likelihood(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, likelihood);
+/// One epoch of a decision-task fit (docs/performance.md): every condition's set-up and the
+/// -log L with the F, F0 and D gradients on all trials (`fixtures/bench/decision_3c.json`).
+fn conditions(c: &mut Criterion) {
+    let (models, data, nv) = decision_3c();
+    let solver = BandedSolver::default();
+    let request = GradRequest {
+        force: true,
+        d: true,
+        force0: true,
+        ..GradRequest::default()
+    };
+    let mut group = c.benchmark_group("likelihood");
+    group.sample_size(10);
+    group.bench_function("epoch_decision_3c", |b| {
+        b.iter(|| {
+            ConditionLikelihoods::new(&models, nv, &solver)
+                .unwrap()
+                .neg_loglik_and_grad(&data, request)
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, likelihood, conditions);
 criterion_main!(benches);

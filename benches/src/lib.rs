@@ -73,3 +73,88 @@ pub fn paper_data() -> SpikeData {
         .collect();
     SpikeData::new(1, trials).expect("data")
 }
+
+/// The decision-task data of `fixtures/bench/decision_3c.json` (simulated by the original
+/// package; `make_decision_3c.py` there): three conditions with a shared potential, D and rates
+/// and a p0 per condition, absorbing bounds, five neurons, on grid ne 32, np 8 with all N - 2
+/// modes. Returns the condition models, the data and Nv.
+pub fn decision_3c() -> (latentflow_likelihood::ConditionModels, SpikeData, usize) {
+    use latentflow_likelihood::{ConditionModels, ParameterSharing, Sharing};
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/decision_3c.json");
+    let text = std::fs::read_to_string(&path).expect("decision data");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let floats = |v: &serde_json::Value| -> Vec<f64> {
+        v.as_array()
+            .expect("array")
+            .iter()
+            .map(|x| x.as_f64().expect("number"))
+            .collect()
+    };
+    let g = &v["grid"];
+    let grid = Arc::new(
+        Grid::new(
+            g["xbegin"].as_f64().expect("xbegin"),
+            g["xend"].as_f64().expect("xend"),
+            g["ne"].as_u64().expect("ne") as usize,
+            g["np"].as_u64().expect("np") as usize,
+        )
+        .expect("grid"),
+    );
+    let models = v["models"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .map(|m| {
+            Model::new(
+                grid.clone(),
+                ModelParts {
+                    boundary: BoundaryMode::Absorbing,
+                    peq: floats(&m["peq"]),
+                    p0: Some(floats(&m["p0"])),
+                    d: m["d"].as_f64().expect("d"),
+                    rates: m["fr"].as_array().expect("fr").iter().map(floats).collect(),
+                },
+            )
+            .expect("model")
+        })
+        .collect();
+    let trials: Vec<Trial> = v["trials"]
+        .as_array()
+        .expect("trials")
+        .iter()
+        .map(|t| {
+            let neuron = t["neuron"]
+                .as_array()
+                .expect("neuron")
+                .iter()
+                .map(|n| u32::try_from(n.as_i64().expect("id")).ok())
+                .collect();
+            Trial::new(floats(&t["isi"]), neuron)
+                .expect("trial")
+                .with_condition(t["condition"].as_u64().expect("condition") as u32)
+        })
+        .collect();
+    let sharing = ParameterSharing {
+        force0: Sharing::PerCondition,
+        ..ParameterSharing::default()
+    };
+    (
+        ConditionModels::new(models, sharing).expect("condition models"),
+        SpikeData::new(5, trials).expect("data"),
+        v["nv"].as_u64().expect("nv") as usize,
+    )
+}
+
+/// The original package's -log L per condition of [`decision_3c`]'s data and models.
+pub fn decision_3c_expected() -> Vec<f64> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/decision_3c.json");
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("decision data"))
+            .expect("json");
+    v["expected_neg_loglik"]
+        .as_array()
+        .expect("expected_neg_loglik")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}

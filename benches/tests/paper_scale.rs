@@ -1,5 +1,6 @@
 //! The original package's -log L at paper scale (ne = 256, np = 8, N = 1793) on its
-//! 10,000-spike benchmark data (`fixtures/bench`, `fixtures/README.md`).
+//! 10,000-spike benchmark data (`fixtures/bench`, `fixtures/README.md`), and on the
+//! three-condition decision task of `fixtures/bench/decision_3c.json`.
 
 use latentflow_benches::{paper_data, paper_grid, paper_model};
 use latentflow_likelihood::Likelihood;
@@ -29,4 +30,25 @@ fn absorbing_all_modes_matches_the_original() {
         ((nll - expected) / expected).abs() < 1e-7,
         "{nll} vs {expected}"
     );
+}
+
+#[test]
+fn decision_task_conditions_match_the_original() {
+    use latentflow_benches::{decision_3c, decision_3c_expected};
+    use latentflow_likelihood::ConditionLikelihoods;
+    let (models, data, nv) = decision_3c();
+    let liks = ConditionLikelihoods::new(&models, nv, &BandedSolver::default()).unwrap();
+    let parts = data.by_condition().unwrap();
+    let expected = decision_3c_expected();
+    for (c, (lik, part)) in liks.likelihoods().iter().zip(&parts).enumerate() {
+        let nll = lik.neg_loglik(part).unwrap();
+        assert!(
+            ((nll - expected[c]) / expected[c]).abs() < 1e-7,
+            "condition {c}: {nll} vs {}",
+            expected[c]
+        );
+    }
+    let total: f64 = expected.iter().sum();
+    let nll = liks.neg_loglik(&data).unwrap();
+    assert!(((nll - total) / total).abs() < 1e-7, "{nll} vs {total}");
 }
