@@ -51,26 +51,7 @@ pub fn paper_data() -> SpikeData {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/paper_double_well_10k.json");
     let text = std::fs::read_to_string(&path).expect("benchmark data");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
-    let trials = v["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .map(|t| {
-            let isi: Vec<f64> = t["isi"]
-                .as_array()
-                .expect("isi")
-                .iter()
-                .map(|x| x.as_f64().expect("number"))
-                .collect();
-            let neuron = t["neuron"]
-                .as_array()
-                .expect("neuron")
-                .iter()
-                .map(|n| u32::try_from(n.as_i64().expect("id")).ok())
-                .collect();
-            Trial::new(isi, neuron).expect("trial")
-        })
-        .collect();
+    let trials = trials_from(&v);
     SpikeData::new(1, trials).expect("data")
 }
 
@@ -83,13 +64,6 @@ pub fn decision_3c() -> (latentflow_likelihood::ConditionModels, SpikeData, usiz
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures/bench/decision_3c.json");
     let text = std::fs::read_to_string(&path).expect("decision data");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
-    let floats = |v: &serde_json::Value| -> Vec<f64> {
-        v.as_array()
-            .expect("array")
-            .iter()
-            .map(|x| x.as_f64().expect("number"))
-            .collect()
-    };
     let g = &v["grid"];
     let grid = Arc::new(
         Grid::new(
@@ -118,22 +92,7 @@ pub fn decision_3c() -> (latentflow_likelihood::ConditionModels, SpikeData, usiz
             .expect("model")
         })
         .collect();
-    let trials: Vec<Trial> = v["trials"]
-        .as_array()
-        .expect("trials")
-        .iter()
-        .map(|t| {
-            let neuron = t["neuron"]
-                .as_array()
-                .expect("neuron")
-                .iter()
-                .map(|n| u32::try_from(n.as_i64().expect("id")).ok())
-                .collect();
-            Trial::new(floats(&t["isi"]), neuron)
-                .expect("trial")
-                .with_condition(t["condition"].as_u64().expect("condition") as u32)
-        })
-        .collect();
+    let trials = trials_from(&v);
     let sharing = ParameterSharing {
         force0: Sharing::PerCondition,
         ..ParameterSharing::default()
@@ -154,6 +113,38 @@ pub fn decision_3c_expected() -> Vec<f64> {
     v["expected_neg_loglik"]
         .as_array()
         .expect("expected_neg_loglik")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
+}
+
+/// Trials in the `trials` form (`{isi, neuron}`, neuron -1 for the final interval, optional
+/// `condition`).
+fn trials_from(v: &serde_json::Value) -> Vec<Trial> {
+    v["trials"]
+        .as_array()
+        .expect("trials")
+        .iter()
+        .map(|t| {
+            let neuron = t["neuron"]
+                .as_array()
+                .expect("neuron")
+                .iter()
+                .map(|n| u32::try_from(n.as_i64().expect("id")).ok())
+                .collect();
+            let trial = Trial::new(floats(&t["isi"]), neuron).expect("trial");
+            match t["condition"].as_u64() {
+                Some(c) => trial.with_condition(c as u32),
+                None => trial,
+            }
+        })
+        .collect()
+}
+
+/// A JSON list of numbers.
+fn floats(v: &serde_json::Value) -> Vec<f64> {
+    v.as_array()
+        .expect("array")
         .iter()
         .map(|x| x.as_f64().expect("number"))
         .collect()

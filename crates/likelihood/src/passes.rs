@@ -361,7 +361,7 @@ fn keep_scratch(scratch: Scratch) {
     }
 }
 
-fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodError {
+pub(crate) fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodError {
     match neuron {
         Some(neuron) => LikelihoodError::ImpossibleSpike {
             trial,
@@ -374,7 +374,7 @@ fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodErro
 
 /// Scales `a` to unit norm and returns log of the old norm; Err if it was 0 or not finite.
 #[inline(always)]
-fn normalise(a: &mut [f64]) -> Result<f64, ()> {
+pub(crate) fn normalise(a: &mut [f64]) -> Result<f64, ()> {
     let c = norm(a);
     if !(c.is_finite() && c > 0.0) {
         return Err(());

@@ -11,9 +11,10 @@
 
 use latentflow_data::Trial;
 use latentflow_spectral::dense::{Mat, matmul};
-use latentflow_spectral::{dot, norm};
+use latentflow_spectral::dot;
 
 use crate::kernels::mat_vec;
+use crate::passes::{normalise, step_error};
 use crate::{Likelihood, LikelihoodError};
 
 /// Lower and upper quantiles of the posterior band: the central 90%.
@@ -206,7 +207,7 @@ impl Likelihood {
                 mat_vec(self.spike_op(index, i, n)?, &a, &mut tmp);
                 std::mem::swap(&mut a, &mut tmp);
             }
-            la += rescale(&mut a).ok_or_else(|| step_error(index, i, neuron))?;
+            la += normalise(&mut a).map_err(|_| step_error(index, i, neuron))?;
             a_all.push(a.clone());
             log_a.push(la);
         }
@@ -229,7 +230,7 @@ impl Likelihood {
                 mat_vec(self.spike_op(index, i, n)?, &beta, &mut tmp);
                 std::mem::swap(&mut beta, &mut tmp);
             }
-            lb += rescale(&mut beta).ok_or(LikelihoodError::NonPositiveNormaliser {
+            lb += normalise(&mut beta).map_err(|_| LikelihoodError::NonPositiveNormaliser {
                 trial: index,
                 value: 0.0,
             })?;
@@ -272,26 +273,6 @@ fn check_times(index: usize, trial: &Trial, times: &[f64]) -> Result<(), Likelih
         }
     }
     Ok(())
-}
-
-/// Scales `v` to unit norm and returns the log of its old norm (None if 0 or not finite).
-fn rescale(v: &mut [f64]) -> Option<f64> {
-    let c = norm(v);
-    (c.is_finite() && c > 0.0).then(|| {
-        v.iter_mut().for_each(|e| *e /= c);
-        c.ln()
-    })
-}
-
-fn step_error(trial: usize, event: usize, neuron: Option<u32>) -> LikelihoodError {
-    match neuron {
-        Some(neuron) => LikelihoodError::ImpossibleSpike {
-            trial,
-            event,
-            neuron,
-        },
-        None => LikelihoodError::NonPositiveNormaliser { trial, value: 0.0 },
-    }
 }
 
 /// Mean and standard deviation of x under the nodal density `p` (quadrature weights `w`).

@@ -5,15 +5,13 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{case_files, floats};
-use latentflow_data::{SpikeData, Trial};
+use common::{boundary_of, case_files, floats, grid_of, trials_of};
+use latentflow_data::SpikeData;
 use latentflow_likelihood::{
     ByCondition, ConditionLikelihoods, ConditionModels, GradRequest, Model, ModelParts,
     ParameterSharing, Sharing,
 };
-use latentflow_spectral::{BandedSolver, BoundaryMode, Grid};
+use latentflow_spectral::BandedSolver;
 use serde_json::Value;
 
 fn rel_l2(ours: &[f64], theirs: &[f64]) -> f64 {
@@ -57,16 +55,7 @@ fn several_conditions_match_the_original() {
     for path in case_files("reference_conditions") {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let name = v["name"].as_str().unwrap().to_string();
-        let g = &v["grid"];
-        let grid = Arc::new(
-            Grid::new(
-                g["xbegin"].as_f64().unwrap(),
-                g["xend"].as_f64().unwrap(),
-                g["ne"].as_u64().unwrap() as usize,
-                g["np"].as_u64().unwrap() as usize,
-            )
-            .unwrap(),
-        );
+        let grid = grid_of(&v);
         let dx = grid
             .x()
             .iter()
@@ -74,10 +63,7 @@ fn several_conditions_match_the_original() {
             .map(|(a, b)| (a - b).abs())
             .fold(0.0, f64::max);
         assert!(dx < 1e-13, "{name}: grid differs by {dx}");
-        let boundary = match v["boundary"].as_str().unwrap() {
-            "reflecting" => BoundaryMode::Reflecting,
-            _ => BoundaryMode::Absorbing,
-        };
+        let boundary = boundary_of(&v);
         let s = &v["sharing"];
         let sharing = ParameterSharing {
             force: sharing(s, "peq"),
@@ -105,22 +91,7 @@ fn several_conditions_match_the_original() {
             .collect();
         let equilibrium = models[0].p0().is_none();
         let neurons = models[0].num_neurons();
-        let trials: Vec<Trial> = v["trials"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|t| {
-                let neuron = t["neuron"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|n| u32::try_from(n.as_i64().unwrap()).ok())
-                    .collect();
-                Trial::new(floats(&t["isi"]), neuron)
-                    .unwrap()
-                    .with_condition(t["condition"].as_u64().unwrap() as u32)
-            })
-            .collect();
+        let trials = trials_of(&v);
         let data = SpikeData::new(neurons, trials).unwrap();
         let models = ConditionModels::new(models, sharing).unwrap();
         let liks = ConditionLikelihoods::new(

@@ -39,6 +39,52 @@ pub fn floats(v: &Value) -> Vec<f64> {
         .collect()
 }
 
+/// The case's grid (`grid`: xbegin, xend, ne, np).
+pub fn grid_of(v: &Value) -> Arc<Grid> {
+    let g = &v["grid"];
+    Arc::new(
+        Grid::new(
+            g["xbegin"].as_f64().unwrap(),
+            g["xend"].as_f64().unwrap(),
+            g["ne"].as_u64().unwrap() as usize,
+            g["np"].as_u64().unwrap() as usize,
+        )
+        .unwrap(),
+    )
+}
+
+/// The case's boundary mode.
+pub fn boundary_of(v: &Value) -> BoundaryMode {
+    match v["boundary"].as_str().unwrap() {
+        "reflecting" => BoundaryMode::Reflecting,
+        "absorbing" => BoundaryMode::Absorbing,
+        other => panic!("unknown boundary {other}"),
+    }
+}
+
+/// The case's trials (`{isi, neuron}` with -1 for the final interval, and `condition` if
+/// present).
+pub fn trials_of(v: &Value) -> Vec<Trial> {
+    v["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let neuron = t["neuron"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| u32::try_from(n.as_i64().unwrap()).ok())
+                .collect();
+            let trial = Trial::new(floats(&t["isi"]), neuron).unwrap();
+            match t["condition"].as_u64() {
+                Some(c) => trial.with_condition(c as u32),
+                None => trial,
+            }
+        })
+        .collect()
+}
+
 pub struct Case {
     pub name: String,
     pub grid: Arc<Grid>,
@@ -52,16 +98,7 @@ pub struct Case {
 
 pub fn load(path: &Path) -> Case {
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let g = &v["grid"];
-    let grid = Arc::new(
-        Grid::new(
-            g["xbegin"].as_f64().unwrap(),
-            g["xend"].as_f64().unwrap(),
-            g["ne"].as_u64().unwrap() as usize,
-            g["np"].as_u64().unwrap() as usize,
-        )
-        .unwrap(),
-    );
+    let grid = grid_of(&v);
     let m = &v["model"];
     for (name, ours) in [("x", grid.x()), ("w", grid.w())] {
         let theirs = floats(&m[name]);
@@ -76,11 +113,7 @@ pub fn load(path: &Path) -> Case {
             path.display()
         );
     }
-    let boundary = match v["boundary"].as_str().unwrap() {
-        "reflecting" => BoundaryMode::Reflecting,
-        "absorbing" => BoundaryMode::Absorbing,
-        other => panic!("unknown boundary {other}"),
-    };
+    let boundary = boundary_of(&v);
     let rates: Vec<Vec<f64>> = m["fr"].as_array().unwrap().iter().map(floats).collect();
     let model = Model::new(
         grid.clone(),
@@ -93,21 +126,7 @@ pub fn load(path: &Path) -> Case {
         },
     )
     .unwrap();
-    let trials = v["trials"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            let isi = floats(&t["isi"]);
-            let neuron = t["neuron"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|n| u32::try_from(n.as_i64().unwrap()).ok())
-                .collect();
-            Trial::new(isi, neuron).unwrap()
-        })
-        .collect();
+    let trials = trials_of(&v);
     let data = SpikeData::new(model.num_neurons(), trials).unwrap();
     Case {
         name: v["name"].as_str().unwrap_or("?").to_string(),
