@@ -94,6 +94,20 @@ pub struct SimulateArgs {
     /// Also write the latent path (every 10 steps and at each trial end) to this JSON file.
     #[arg(long)]
     latent: Option<PathBuf>,
+    /// Task conditions, one per value: condition c's trials start from a narrow Gaussian p0
+    /// centred at the c-th value (inside (-1, 1)); --spikes / --seconds then apply per
+    /// condition, and each trial records its condition (e.g. a decision task with
+    /// `--boundary absorbing --p0-wells -0.3,0,0.3`).
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
+    p0_wells: Option<Vec<f64>>,
+    /// Standard deviation of each --p0-wells density.
+    #[arg(
+        long,
+        default_value_t = 0.05,
+        requires = "p0_wells",
+        allow_negative_numbers = true
+    )]
+    p0_width: f64,
 }
 
 /// Checks that `path` ends in one of `allowed` (case-insensitive).
@@ -139,8 +153,35 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         dt: args.dt,
         latent_stride: args.latent.is_some().then_some(LATENT_STRIDE),
     };
-    let sim = Simulator::new(config)?;
-    let out = sim.run(amount, TrialLength::Fixed(args.trial_length), args.seed)?;
+    let length = TrialLength::Fixed(args.trial_length);
+    let (sim, out) = match &args.p0_wells {
+        None => {
+            let sim = Simulator::new(config)?;
+            let out = sim.run(amount, length, args.seed)?;
+            (sim, out)
+        }
+        Some(wells) => {
+            let width = args.p0_width;
+            if !(width.is_finite() && width > 0.0) {
+                bail!("--p0-width {width}: must be a positive number");
+            }
+            if let Some(c) = wells.iter().find(|c| !(c.is_finite() && c.abs() < 1.0)) {
+                bail!("--p0-wells: {c} is not inside (-1, 1)");
+            }
+            let sims = wells
+                .iter()
+                .map(|&c| {
+                    let p0 = Potential::from_fn(move |x| (x - c) * (x - c) / (2.0 * width * width));
+                    Simulator::new(SimulationConfig {
+                        initial: InitialState::Density { potential: p0 },
+                        ..config.clone()
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let out = Simulator::run_conditions(&sims, amount, length, args.seed)?;
+            (Simulator::new(config)?, out)
+        }
+    };
     // The data crate's errors name the file.
     out.data.write(&args.out)?;
     if let Some(path) = &args.latent {
@@ -166,8 +207,12 @@ pub fn run(args: SimulateArgs) -> anyhow::Result<()> {
         .as_ref()
         .map(|p| format!(", latent path in {}", p.display()))
         .unwrap_or_default();
+    let conditions = match out.data.num_conditions() {
+        1 => String::new(),
+        n => format!(" in {n} conditions"),
+    };
     println!(
-        "simulated {} trials, {} spikes, {:.3} s ({}, D = {}, {}, seed {}) -> {}{latent_note}",
+        "simulated {} trials{conditions}, {} spikes, {:.3} s ({}, D = {}, {}, seed {}) -> {}{latent_note}",
         out.data.num_trials(),
         out.data.num_spikes(),
         out.data.total_time(),

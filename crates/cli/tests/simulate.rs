@@ -180,3 +180,46 @@ fn bad_arguments_fail_with_one_line() {
     assert!(!txt.exists() && !Path::new(json).exists());
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn decision_trials_in_conditions() {
+    let dir = temp_dir("conditions");
+    let out = dir.join("dec.npz");
+    let o = simulate(&[
+        "--boundary",
+        "absorbing",
+        "--d",
+        "1",
+        "--potential",
+        "uniform",
+        "--p0-wells",
+        "-0.3,0,0.3",
+        "--seconds",
+        "10",
+        "--trial-length",
+        "5",
+        "--seed",
+        "2",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("in 3 conditions"));
+    let data = latentflow::data::SpikeData::read(&out).unwrap();
+    assert_eq!(data.num_conditions(), 3);
+    let per: Vec<f64> = data
+        .by_condition()
+        .unwrap()
+        .iter()
+        .map(|d| d.total_time())
+        .collect();
+    assert!(
+        per.iter().all(|t| (t - 10.0).abs() < 1e-9),
+        "seconds per condition: {per:?}"
+    );
+    for bad in [["--p0-wells", "1.2"], ["--p0-width", "0.1"]] {
+        let o = simulate(&[bad[0], bad[1], "--out", out.to_str().unwrap()]);
+        assert!(!o.status.success());
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -255,4 +255,39 @@ impl Simulator {
         let latent = samples.into_iter().filter_map(|s| s.latent).collect();
         Ok(Synthetic { data, latent })
     }
+
+    /// Several task conditions (docs/method.md §12): condition c's trials from `sims[c]` (e.g.
+    /// the same potential with a p0 per condition), each tagged with its condition and drawn from
+    /// its own seed derived from `seed` and c; `amount` is per condition. Condition 0's trials
+    /// come first. All simulations must have the same neurons.
+    pub fn run_conditions(
+        sims: &[Simulator],
+        amount: Amount,
+        length: TrialLength,
+        seed: u64,
+    ) -> Result<Synthetic, SynthError> {
+        let first = sims.first().ok_or_else(|| {
+            SynthError::InvalidParameter("run_conditions needs at least one simulation".into())
+        })?;
+        let neurons = first.config.neurons.len();
+        let mut trials = Vec::new();
+        let mut latent = Vec::new();
+        for (c, sim) in sims.iter().enumerate() {
+            if sim.config.neurons.len() != neurons {
+                return Err(SynthError::InvalidParameter(format!(
+                    "condition {c} has {} neurons, condition 0 has {neurons}",
+                    sim.config.neurons.len()
+                )));
+            }
+            let c = u32::try_from(c)
+                .map_err(|_| SynthError::InvalidParameter("too many conditions".into()))?;
+            let samples = sim.samples(amount, length, path::condition_seed(seed, c))?;
+            for s in &samples {
+                trials.push(s.to_trial()?.with_condition(c));
+            }
+            latent.extend(samples.into_iter().filter_map(|s| s.latent));
+        }
+        let data = SpikeData::new(neurons, trials)?;
+        Ok(Synthetic { data, latent })
+    }
 }

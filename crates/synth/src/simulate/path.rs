@@ -197,6 +197,12 @@ pub(super) fn trial_rng(seed: u64, index: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(splitmix64(seed ^ splitmix64(index ^ 0x6a09_e667_f3bc_c908)))
 }
 
+/// The seed of condition `condition`'s trials in a data set of several conditions with seed
+/// `seed` (each condition draws from its own family of streams).
+pub(super) fn condition_seed(seed: u64, condition: u32) -> u64 {
+    splitmix64(seed ^ splitmix64(u64::from(condition) ^ 0xbb67_ae85_84ca_a73b))
+}
+
 fn splitmix64(v: u64) -> u64 {
     let mut z = v.wrapping_add(0x9e37_79b9_7f4a_7c15);
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
