@@ -6,7 +6,7 @@
 //! them, half 2 is turned the way round in which its tuning curves agree with half 1's
 //! ([`choose_orientation`]).
 
-use latentflow_likelihood::rate_from_fr;
+use latentflow_likelihood::{peq_from_force, rate_from_fr};
 use latentflow_optim::{FitPath, Rates};
 use latentflow_select::PathPoint;
 use latentflow_spectral::Grid;
@@ -110,18 +110,31 @@ pub fn choose_orientation(
     })
 }
 
-/// The saved models of `path` as model selection reads them, in `orientation`.
-pub fn path_points(path: &FitPath, orientation: Orientation) -> Vec<PathPoint> {
+/// The saved models of `path` (on `grid`) as model selection reads them, in `orientation`;
+/// a non-stationary model's p0 goes with them, so that both densities are compared.
+pub fn path_points(
+    grid: &Grid,
+    path: &FitPath,
+    orientation: Orientation,
+) -> Result<Vec<PathPoint>, Error> {
+    let turn = |v: Vec<f64>| match orientation {
+        Orientation::AsFitted => v,
+        Orientation::Mirrored => mirrored(&v),
+    };
     path.models
         .iter()
-        .map(|m| PathPoint {
-            iteration: m.record.iteration,
-            feature_complexity: m.record.feature_complexity,
-            peq: match orientation {
-                Orientation::AsFitted => m.peq.clone(),
-                Orientation::Mirrored => mirrored(&m.peq),
-            },
-            validation_neg_loglik: m.record.validation_neg_loglik,
+        .map(|m| {
+            let p0 = match &m.params.force0 {
+                Some(f0) => Some(turn(peq_from_force(grid, f0)?)),
+                None => None,
+            };
+            Ok(PathPoint {
+                iteration: m.record.iteration,
+                feature_complexity: m.record.feature_complexity,
+                peq: turn(m.peq.clone()),
+                p0,
+                validation_neg_loglik: m.record.validation_neg_loglik,
+            })
         })
         .collect()
 }

@@ -405,8 +405,8 @@ impl Pipeline {
         Ok((
             choice,
             [
-                path_points(paths[0], Orientation::AsFitted),
-                path_points(paths[1], choice.half2),
+                path_points(&self.grid, paths[0], Orientation::AsFitted)?,
+                path_points(&self.grid, paths[1], choice.half2)?,
             ],
         ))
     }

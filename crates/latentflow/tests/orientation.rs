@@ -95,8 +95,8 @@ fn mirror_image_fits_are_turned_round_and_agree() {
     let turned = fc
         .select(
             w,
-            &path_points(&a, Orientation::AsFitted),
-            &path_points(&b, Orientation::Mirrored),
+            &path_points(&grid, &a, Orientation::AsFitted).unwrap(),
+            &path_points(&grid, &b, Orientation::Mirrored).unwrap(),
         )
         .unwrap();
     let largest = turned
@@ -110,8 +110,8 @@ fn mirror_image_fits_are_turned_round_and_agree() {
     let as_fitted = fc
         .select(
             w,
-            &path_points(&a, Orientation::AsFitted),
-            &path_points(&b, Orientation::AsFitted),
+            &path_points(&grid, &a, Orientation::AsFitted).unwrap(),
+            &path_points(&grid, &b, Orientation::AsFitted).unwrap(),
         )
         .unwrap();
     assert!(

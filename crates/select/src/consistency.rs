@@ -20,6 +20,11 @@ pub struct PathPoint {
     pub feature_complexity: f64,
     /// Equilibrium density at the grid nodes, normalised for the grid's weights.
     pub peq: Vec<f64>,
+    /// Initial density p0 of a non-stationary model, normalised likewise (`None` for an
+    /// equilibrium model). When both paths carry it, the halves must agree on it too: the
+    /// divergence of a pair is the larger of the two densities' (docs/method.md §6).
+    #[serde(default)]
+    pub p0: Option<Vec<f64>>,
     /// Validation -log L of the model (held-out data), if it was computed.
     pub validation_neg_loglik: Option<f64>,
 }
@@ -282,11 +287,37 @@ impl FeatureConsistency {
         side2: &Side<'_>,
         j: usize,
     ) -> Result<f64, SelectError> {
-        let (p, q) = (&side1.path[i].peq, &side2.path[j].peq);
+        let (a, b) = (&side1.path[i], &side2.path[j]);
+        let peq = self.density_divergence(
+            w,
+            (&a.peq, &side1.logs, side1, i),
+            (&b.peq, &side2.logs, side2, j),
+        )?;
+        match (&a.p0, &b.p0) {
+            (Some(p), Some(q)) => {
+                let p0 = self.density_divergence(
+                    w,
+                    (p, &side1.logs0, side1, i),
+                    (q, &side2.logs0, side2, j),
+                )?;
+                Ok(peq.max(p0))
+            }
+            _ => Ok(peq),
+        }
+    }
+
+    /// The divergence between one density of model i of side 1 and one of model j of side 2
+    /// (`logs`: their logarithms per model, for KL).
+    fn density_divergence(
+        &self,
+        w: &[f64],
+        (p, logs1, side1, i): (&[f64], &[Vec<f64>], &Side<'_>, usize),
+        (q, logs2, side2, j): (&[f64], &[Vec<f64>], &Side<'_>, usize),
+    ) -> Result<f64, SelectError> {
         match self.divergence {
             Divergence::JensenShannon => Ok(js_kernel(w, p, q)),
-            Divergence::SymmetricKl => sym_kl_kernel(w, p, &side1.logs[i], q, &side2.logs[j])
-                .map_err(|node| {
+            Divergence::SymmetricKl => {
+                sym_kl_kernel(w, p, &logs1[i], q, &logs2[j]).map_err(|node| {
                     let (zero, other, other_value) = if p[node] == 0.0 {
                         (side1.name(i), side2.name(j), q[node])
                     } else {
@@ -298,7 +329,8 @@ impl FeatureConsistency {
                         index: node,
                         other_value,
                     }
-                }),
+                })
+            }
         }
     }
 }
@@ -311,6 +343,8 @@ struct Side<'a> {
     sorted: Vec<(f64, usize)>,
     /// `ln peq` per model (empty for JS).
     logs: Vec<Vec<f64>>,
+    /// `ln p0` per model (empty for JS or equilibrium models).
+    logs0: Vec<Vec<f64>>,
     /// Largest FC on the path.
     max_fc: f64,
 }
@@ -345,6 +379,12 @@ impl<'a> Side<'a> {
                 });
             }
             check_density(w, &point.peq, &format!("{what} peq"))?;
+            if point.p0.is_some() != path[0].p0.is_some() {
+                return Err(SelectError::MixedP0 { what });
+            }
+            if let Some(p0) = &point.p0 {
+                check_density(w, p0, &format!("{what} p0"))?;
+            }
         }
         let mut sorted: Vec<(f64, usize)> = path
             .iter()
@@ -353,18 +393,22 @@ impl<'a> Side<'a> {
             .collect();
         sorted.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
         let max_fc = sorted.last().map_or(0.0, |e| e.0);
-        let logs = match divergence {
-            Divergence::SymmetricKl => path
-                .iter()
-                .map(|p| p.peq.iter().map(|v| v.ln()).collect())
-                .collect(),
-            Divergence::JensenShannon => Vec::new(),
+        let ln = |v: &[f64]| -> Vec<f64> { v.iter().map(|v| v.ln()).collect() };
+        let (logs, logs0) = match divergence {
+            Divergence::SymmetricKl => (
+                path.iter().map(|p| ln(&p.peq)).collect(),
+                path.iter()
+                    .filter_map(|p| p.p0.as_deref().map(ln))
+                    .collect(),
+            ),
+            Divergence::JensenShannon => (Vec::new(), Vec::new()),
         };
         Ok(Self {
             path,
             number,
             sorted,
             logs,
+            logs0,
             max_fc,
         })
     }
@@ -550,6 +594,7 @@ mod tests {
             iteration,
             feature_complexity: fc,
             peq: vec![1.0],
+            p0: None,
             validation_neg_loglik: None,
         }
     }

@@ -97,6 +97,12 @@ pub enum SelectError {
         /// What is required.
         reason: &'static str,
     },
+    /// A path whose models give p0 for some and not for others.
+    #[error("{what}: p0 is given for some models of the path and not for others")]
+    MixedP0 {
+        /// The model.
+        what: String,
+    },
     /// No point of the path carries a validation -log L.
     #[error("no point of the path has a validation -log L: best generalisation needs one")]
     NoValidation,

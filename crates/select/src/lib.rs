@@ -47,6 +47,7 @@
 //!                 iteration: 100 * k as u64,
 //!                 feature_complexity: fc,
 //!                 peq: density(departure * (fc - 1.0).max(0.0)),
+//!                 p0: None,
 //!                 validation_neg_loglik: Some((fc - 0.5).powi(2)),
 //!             }
 //!         })

@@ -35,6 +35,7 @@ fn point(iteration: u64, fc: f64, a: f64) -> PathPoint {
         iteration,
         feature_complexity: fc,
         peq: density(a),
+        p0: None,
         validation_neg_loglik: None,
     }
 }
@@ -530,4 +531,51 @@ proptest! {
         prop_assert!((p1[s.index1].feature_complexity - r.m_star).abs() <= radius + 1e-9);
         prop_assert!((p2[s.index2].feature_complexity - r.m_star).abs() <= radius + 1e-9);
     }
+}
+
+#[test]
+fn non_stationary_paths_must_agree_on_p0_too() {
+    // The same peq along both paths; the p0 of path 2 moves away as in the test above.
+    let amps = ramp(11);
+    let (p1, p2) = paths(&amps);
+    let with_p0 = |path: &[PathPoint], p0_of: &[PathPoint]| -> Vec<PathPoint> {
+        path.iter()
+            .zip(p0_of)
+            .map(|(p, q)| PathPoint {
+                peq: density(0.0),
+                p0: Some(q.peq.clone()),
+                ..p.clone()
+            })
+            .collect()
+    };
+    let (q1, q2) = (with_p0(&p1, &p1), with_p0(&p2, &p2));
+    let d: Vec<f64> = amps.iter().map(|&a| sym(0.0, a)).collect();
+    let config = FeatureConsistency {
+        threshold: 0.5 * (d[5] + d[6]),
+        ..narrow()
+    };
+    // Equal peq: only the p0 divergence can cross, and it does where it did for peq.
+    let r = config.select(&grid().1, &q1, &q2).unwrap();
+    assert_eq!(r.divergence[7], Some(d[7]));
+    assert!(
+        r.crossed && (r.m_star - 0.5).abs() < 1e-12,
+        "{:?}",
+        r.m_star
+    );
+    // Without p0 the same paths agree everywhere.
+    let strip = |v: &[PathPoint]| -> Vec<PathPoint> {
+        v.iter()
+            .map(|p| PathPoint {
+                p0: None,
+                ..p.clone()
+            })
+            .collect()
+    };
+    let r = config.select(&grid().1, &strip(&q1), &strip(&q2)).unwrap();
+    assert!(!r.crossed && r.divergence.iter().flatten().all(|&v| v == 0.0));
+    // A path mixing equilibrium and non-equilibrium models is refused.
+    let mut mixed = q2.clone();
+    mixed[3].p0 = None;
+    let err = config.select(&grid().1, &q1, &mixed).unwrap_err();
+    assert!(matches!(err, SelectError::MixedP0 { .. }), "{err}");
 }

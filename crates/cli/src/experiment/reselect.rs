@@ -56,7 +56,10 @@ fn reselect(dir: &Path, old: &SampleResult, threshold: f64) -> anyhow::Result<Sa
     let [p1, p2] = paths;
     let (p1, p2) = (p1?, p2?);
     // The experiments fit F only (fixed tuning): the halves are compared as fitted.
-    let points = [&p1, &p2].map(|p| path_points(p, Orientation::AsFitted));
+    let points = [
+        path_points(&grid, &p1, Orientation::AsFitted)?,
+        path_points(&grid, &p2, Orientation::AsFitted)?,
+    ];
     let sel = kl.select(grid.w(), &points[0], &points[1])?;
     let true_peq = super::truth(&old.experiment)?.peq(grid.x(), grid.w())?;
     let fc = consistency_result(
