@@ -83,7 +83,7 @@ fn main() -> Result<(), Failure> {
                 let params = &fit.state().params;
                 let (eval, delta) =
                     measure.evaluate_with_v1_sign_term(params, GradRequest::FORCE, None)?;
-                let grad = eval.grad.force.as_deref().ok_or("no F gradient")?;
+                let grad = eval.grad.first.force.as_deref().ok_or("no F gradient")?;
                 let (g, d) = (w_norm(grad), w_norm(&delta));
                 println!(
                     "{i:9}  {:14.4}  {g:8.4}  {d:8.4}  {:15.1}%  {:9.6}",

@@ -3,13 +3,15 @@
 //! conditions' trials and the gradients of shared parameters summed over the conditions.
 
 use latentflow_data::SpikeData;
-use latentflow_spectral::EigenSolver;
+use latentflow_spectral::{EigenSolver, FpModes};
+use serde::{Deserialize, Serialize};
 
 use crate::{GradRequest, Gradients, Likelihood, LikelihoodError, Model};
 
 /// Whether a parameter is one for all conditions or one per condition (the original package's
 /// parameter size 1 or the number of conditions).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Sharing {
     /// One value for every condition.
     #[default]
@@ -20,7 +22,7 @@ pub enum Sharing {
 
 /// How each parameter is shared: the potential (F, i.e. peq), the initial density (F0, i.e.
 /// p0), D, and the firing rates (Fr and C together).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct ParameterSharing {
     /// F (peq).
     pub force: Sharing,
@@ -144,6 +146,27 @@ impl ConditionLikelihoods {
             .iter()
             .map(|m| Likelihood::new(m, nv, solver))
             .collect::<Result<_, _>>()?;
+        Ok(ConditionLikelihoods {
+            liks,
+            sharing: models.sharing,
+        })
+    }
+
+    /// [`ConditionLikelihoods::new`] with the eigen solver warm-started: condition 0 from
+    /// `warm` (e.g. the previous evaluation's condition 0), each further condition from the
+    /// condition before it (the same operator when F and D are shared).
+    pub fn with_warm_start(
+        models: &ConditionModels,
+        nv: usize,
+        solver: &dyn EigenSolver,
+        warm: &FpModes,
+    ) -> Result<ConditionLikelihoods, LikelihoodError> {
+        let mut liks: Vec<Likelihood> = Vec::with_capacity(models.models.len());
+        for m in &models.models {
+            let from = liks.last().map_or(warm, |l| l.modes());
+            let lik = Likelihood::with_warm_start(m, nv, solver, from)?;
+            liks.push(lik);
+        }
         Ok(ConditionLikelihoods {
             liks,
             sharing: models.sharing,

@@ -16,8 +16,8 @@ use crate::{FitConfig, FitState, OptimError, Problem, SavedModel};
 /// Format tag at the start of every checkpoint file: "LFCKPT" and a two-digit format version
 /// (02: the fit state carries the step control; 03: evaluations and the RKC state; 04: a
 /// fingerprint of the problem and settings, a CRC-32 of the body at the end, the saved models
-/// in a models file).
-const MAGIC: &[u8; 8] = b"LFCKPT04";
+/// in a models file; 05: parameters and gradients of several conditions).
+const MAGIC: &[u8; 8] = b"LFCKPT05";
 
 /// What a checkpoint holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]

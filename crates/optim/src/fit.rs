@@ -6,7 +6,6 @@ mod rkc_step;
 
 use std::path::Path;
 
-use latentflow_likelihood::Gradients;
 use latentflow_spectral::{BoundaryMode, GridSpec};
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -19,8 +18,8 @@ use crate::line_search::line_search;
 use crate::method::{Method, MethodState, step};
 use crate::rkc::RkcState;
 use crate::{
-    Evaluation, FitConfig, FitPath, IterationRecord, Observer, OptimError, Params, Problem, Rates,
-    SavedModel,
+    Evaluation, FitConfig, FitPath, IterationRecord, Observer, OptimError, ParamGradients, Params,
+    Problem, Rates, SavedModel,
 };
 
 /// The last accepted model: where a rejected step returns to.
@@ -35,7 +34,7 @@ pub struct AcceptedPoint {
     /// Its training -log L.
     pub value: f64,
     /// Its gradients.
-    pub grad: Gradients,
+    pub grad: ParamGradients,
 }
 
 /// Everything needed to continue a fit: the next iteration, the parameters to evaluate there,
@@ -97,6 +96,17 @@ impl<P: Problem> Fit<P> {
         if config.v1_sign_term.is_some() && initial.force0.is_some() {
             return Err(OptimError::Config(
                 "the paper's code's sign term needs an equilibrium model (no separate p0)".into(),
+            ));
+        }
+        if initial.conditions.is_some()
+            && (config.v1_sign_term.is_some()
+                || config.line_search.is_some()
+                || config.minibatch.is_some())
+        {
+            return Err(OptimError::Config(
+                "a fit of several conditions takes neither the paper's code's sign term, nor a \
+                 line search on D and C, nor mini-batches"
+                    .into(),
             ));
         }
         Ok(Fit {
@@ -204,7 +214,7 @@ impl<P: Problem> Fit<P> {
                 .problem
                 .evaluate_with_v1_sign_term(params, fit, batch)
                 .map(|(mut eval, delta)| {
-                    if let Some(g) = &mut eval.grad.force {
+                    if let Some(g) = &mut eval.grad.first.force {
                         g.iter_mut().zip(&delta).for_each(|(g, d)| *g += d);
                     }
                     eval
@@ -212,7 +222,7 @@ impl<P: Problem> Fit<P> {
             _ => self.problem.evaluate(params, fit, batch),
         }
         .map_err(|e| e.to_string())?;
-        if !eval.value.is_finite() || !gradient_is_finite(&eval.grad) {
+        if !eval.value.is_finite() || !eval.grad.is_finite() {
             return Err(format!("non-finite -log L ({}) or gradient", eval.value));
         }
         Ok(eval)
@@ -225,7 +235,7 @@ impl<P: Problem> Fit<P> {
         base: &Params,
         method_state: &mut MethodState,
         value: f64,
-        grad: &Gradients,
+        grad: &ParamGradients,
         batch: Option<&[usize]>,
     ) -> Result<Params, OptimError> {
         let mut next = base.clone();
@@ -505,17 +515,6 @@ impl<P: Problem> Fit<P> {
     pub fn into_path(self) -> FitPath {
         self.state.path
     }
-}
-
-fn gradient_is_finite(grad: &Gradients) -> bool {
-    [&grad.force, &grad.force0]
-        .iter()
-        .filter_map(|g| g.as_ref())
-        .flatten()
-        .chain(grad.d.iter())
-        .chain(grad.c.iter().flatten())
-        .chain(grad.fr.iter().flatten().flatten())
-        .all(|v| v.is_finite())
 }
 
 fn diverged(iteration: u64, reason: String) -> OptimError {

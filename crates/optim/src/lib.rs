@@ -32,6 +32,7 @@
 mod checkpoint;
 mod config;
 mod fit;
+mod grads;
 mod line_search;
 mod method;
 mod observe;
@@ -46,11 +47,12 @@ use std::path::PathBuf;
 pub use checkpoint::checkpoint_exists;
 pub use config::{Backtracking, CheckpointConfig, FitConfig, LineSearch, Minibatch, SaveSchedule};
 pub use fit::{AcceptedPoint, Fit, FitState};
+pub use grads::ParamGradients;
 pub use method::{
     Floors, LearningRates, Method, MethodState, REFERENCE_SPIKES, RateScale, SpikeCounts,
 };
 pub use observe::Observer;
-pub use params::{Params, Rates};
+pub use params::{ConditionParams, Conditions, Params, Rates};
 pub use path::{FitPath, IterationRecord, SavedModel};
 pub use problem::{Evaluation, Problem, SpikeProblem};
 pub use rkc::{Rkc, RkcState};

@@ -1,9 +1,9 @@
 //! The backtracking (Armijo) line search for D and C ([`LineSearch`]).
 
-use latentflow_likelihood::{GradRequest, Gradients};
+use latentflow_likelihood::GradRequest;
 
 use crate::method::{Method, MethodState, SpikeCounts, step};
-use crate::{FitConfig, LineSearch, Params, Problem, Rates};
+use crate::{FitConfig, LineSearch, ParamGradients, Params, Problem, Rates};
 
 /// D and C after a line search from `base` (where -log L is `value` and its gradient `grad`):
 /// a gradient step of D and C alone with the rates times `factor * alpha`, alpha = 1, 1/2,
@@ -19,7 +19,7 @@ pub(crate) fn line_search<P: Problem>(
     factor: f64,
     ls: LineSearch,
     value: f64,
-    grad: &Gradients,
+    grad: &ParamGradients,
     batch: Option<&[usize]>,
 ) -> (f64, Option<Vec<f64>>) {
     let fit = GradRequest {
@@ -31,8 +31,12 @@ pub(crate) fn line_search<P: Problem>(
         Rates::Log { c, .. } => Some(c.clone()),
         Rates::Fixed(_) => None,
     };
-    let g_d = if fit.d { grad.d.unwrap_or(0.0) } else { 0.0 };
-    let g_c: &[f64] = match (fit.c, &grad.c) {
+    let g_d = if fit.d {
+        grad.first.d.unwrap_or(0.0)
+    } else {
+        0.0
+    };
+    let g_c: &[f64] = match (fit.c, &grad.first.c) {
         (true, Some(g)) => g,
         _ => &[],
     };

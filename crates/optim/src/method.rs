@@ -1,11 +1,11 @@
 //! Update rules: gradient descent (the paper's), Adam, and the RKC path method that follows
 //! gradient descent's path with fewer evaluations; per-parameter learning rates.
 
-use latentflow_likelihood::{GradRequest, Gradients};
+use latentflow_likelihood::{GradRequest, Gradients, Sharing};
 use serde::{Deserialize, Serialize};
 
 use crate::rkc::Rkc;
-use crate::{OptimError, Params, Rates};
+use crate::{OptimError, ParamGradients, Params, Rates};
 
 /// The update rule.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -127,17 +127,30 @@ impl LearningRates {
 }
 
 /// Spikes of the data a gradient was computed on: the total and per neuron (what
-/// [`RateScale::PerSpike`] divides by).
+/// [`RateScale::PerSpike`] divides by), and per condition and neuron for parameters kept per
+/// condition.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SpikeCounts {
     /// Spikes of each neuron.
     pub per_neuron: Vec<u64>,
+    /// Spikes of each neuron in each condition (condition c at index c); empty for data of
+    /// one condition.
+    pub per_condition: Vec<Vec<u64>>,
 }
 
 impl SpikeCounts {
     /// Spikes of all neurons.
     pub fn total(&self) -> u64 {
         self.per_neuron.iter().sum()
+    }
+
+    /// Spikes per neuron of condition `c`, or of all the data if `c` is `None` (a shared
+    /// parameter) or the data have one condition.
+    fn of(&self, c: Option<usize>) -> &[u64] {
+        match c.and_then(|c| self.per_condition.get(c)) {
+            Some(v) => v,
+            None => &self.per_neuron,
+        }
     }
 }
 
@@ -189,25 +202,38 @@ enum Kind {
     C(usize),
 }
 
-/// The fitted parameters in the fixed order force, d, force0, fr (neuron by neuron), c (neuron
-/// by neuron).
-fn fitted(params: &mut Params, fit: GradRequest) -> Result<Vec<(Kind, &mut [f64])>, OptimError> {
-    let mut out: Vec<(Kind, &mut [f64])> = Vec::new();
-    if fit.force {
-        out.push((Kind::Force, &mut params.force));
+/// A fitted block: its kind, the condition whose gradient it takes (0 for the fields of
+/// [`Params`]), whether it is kept per condition, and its values.
+type Fitted<'a> = (Kind, usize, bool, &'a mut [f64]);
+
+/// One condition's fitted values in the fixed order force, d, force0, fr (neuron by neuron),
+/// c (neuron by neuron); `None` fields are not this condition's to fit.
+#[allow(clippy::too_many_arguments)]
+fn condition_blocks<'a>(
+    out: &mut Vec<Fitted<'a>>,
+    fit: GradRequest,
+    condition: usize,
+    own: [bool; 4],
+    force: Option<&'a mut Vec<f64>>,
+    d: Option<&'a mut f64>,
+    force0: Option<&'a mut Option<Vec<f64>>>,
+    rates: Option<&'a mut Rates>,
+) -> Result<(), OptimError> {
+    let [own_force, own_d, own_force0, own_rates] = own;
+    if let (true, Some(v)) = (fit.force, force) {
+        out.push((Kind::Force, condition, own_force, v));
     }
-    if fit.d {
-        out.push((Kind::D, std::slice::from_mut(&mut params.d)));
+    if let (true, Some(v)) = (fit.d, d) {
+        out.push((Kind::D, condition, own_d, std::slice::from_mut(v)));
     }
-    if fit.force0 {
-        let v = params
-            .force0
+    if let (true, Some(v)) = (fit.force0, force0) {
+        let v = v
             .as_mut()
             .ok_or_else(|| OptimError::Config("F0 is fitted but the model has no p0".into()))?;
-        out.push((Kind::Force0, v));
+        out.push((Kind::Force0, condition, own_force0, v));
     }
-    if fit.fr || fit.c {
-        let Rates::Log { fr, c } = &mut params.rates else {
+    if let (true, Some(rates)) = (fit.fr || fit.c, rates) {
+        let Rates::Log { fr, c } = rates else {
             return Err(OptimError::Config(
                 "fitting Fr or C needs rates in the (Fr, C) representation".into(),
             ));
@@ -216,16 +242,63 @@ fn fitted(params: &mut Params, fit: GradRequest) -> Result<Vec<(Kind, &mut [f64]
             out.extend(
                 fr.iter_mut()
                     .enumerate()
-                    .map(|(n, v)| (Kind::Fr(n), &mut v[..])),
+                    .map(|(n, v)| (Kind::Fr(n), condition, own_rates, &mut v[..])),
             );
         }
         if fit.c {
             out.extend(
                 c.iter_mut()
                     .enumerate()
-                    .map(|(n, v)| (Kind::C(n), std::slice::from_mut(v))),
+                    .map(|(n, v)| (Kind::C(n), condition, own_rates, std::slice::from_mut(v))),
             );
         }
+    }
+    Ok(())
+}
+
+/// The fitted parameters: condition 0's (the fields of [`Params`]: every fitted parameter),
+/// then each further condition's own, each in the order of [`condition_blocks`].
+fn fitted(params: &mut Params, fit: GradRequest) -> Result<Vec<Fitted<'_>>, OptimError> {
+    let mut out = Vec::new();
+    let sharing = params
+        .conditions
+        .as_ref()
+        .map(|c| c.sharing)
+        .unwrap_or_default();
+    let own = [sharing.force, sharing.d, sharing.force0, sharing.rates]
+        .map(|s| s == Sharing::PerCondition);
+    condition_blocks(
+        &mut out,
+        fit,
+        0,
+        own,
+        Some(&mut params.force),
+        Some(&mut params.d),
+        Some(&mut params.force0),
+        Some(&mut params.rates),
+    )?;
+    for (k, o) in params
+        .conditions
+        .iter_mut()
+        .flat_map(|c| &mut c.others)
+        .enumerate()
+    {
+        if fit.force0 && own[2] && o.force0.is_none() {
+            return Err(OptimError::Config(format!(
+                "F0 is fitted but condition {} has no p0",
+                k + 1
+            )));
+        }
+        condition_blocks(
+            &mut out,
+            fit,
+            k + 1,
+            own,
+            o.force.as_mut(),
+            o.d.as_mut(),
+            o.force0.is_some().then_some(&mut o.force0),
+            o.rates.as_mut(),
+        )?;
     }
     Ok(out)
 }
@@ -241,7 +314,7 @@ pub(crate) fn flow_coordinates(
     let log_c = scale == RateScale::PerSpike;
     Ok(fitted(&mut p, fit)?
         .into_iter()
-        .flat_map(|(kind, v)| {
+        .flat_map(|(kind, _, _, v)| {
             v.iter()
                 .map(|&x| match kind {
                     Kind::C(_) if log_c => x.ln(),
@@ -264,7 +337,7 @@ pub(crate) fn with_flow_coordinates(
     let mut p = params.clone();
     let log_c = scale == RateScale::PerSpike;
     let mut k = 0;
-    for (kind, v) in fitted(&mut p, fit)? {
+    for (kind, _, _, v) in fitted(&mut p, fit)? {
         for x in v.iter_mut() {
             let yk = *y.get(k).ok_or_else(|| {
                 OptimError::Config("flow coordinates shorter than the parameters".into())
@@ -282,10 +355,11 @@ pub(crate) fn with_flow_coordinates(
 }
 
 /// The fitted blocks in the order of [`fitted`], each with its gradient and its learning
-/// rate times `factor` and the [`RateScale`]'s data scale.
+/// rate times `factor` and the [`RateScale`]'s data scale (a parameter kept per condition is
+/// scaled by its condition's spikes).
 fn blocks<'a>(
     params: &'a mut Params,
-    grad: &'a Gradients,
+    grad: &'a ParamGradients,
     fit: GradRequest,
     lr: &LearningRates,
     floors: &Floors,
@@ -300,11 +374,19 @@ fn blocks<'a>(
             1.0
         }
     };
-    let all = data_scale(counts.total());
-    let neuron = |n: usize| data_scale(counts.per_neuron.get(n).copied().unwrap_or(0));
     fitted(params, fit)?
         .into_iter()
-        .map(|(kind, values)| {
+        .map(|(kind, condition, own, values)| {
+            let grad: &Gradients = if condition == 0 {
+                &grad.first
+            } else {
+                grad.others.get(condition - 1).ok_or_else(|| {
+                    OptimError::Config(format!("no gradient for condition {condition}"))
+                })?
+            };
+            let spikes = counts.of(own.then_some(condition));
+            let all = data_scale(spikes.iter().sum());
+            let neuron = |n: usize| data_scale(spikes.get(n).copied().unwrap_or(0));
             let (grad, lr, floor, log): (&[f64], f64, Option<f64>, bool) = match kind {
                 Kind::Force => (
                     grad.force.as_deref().ok_or_else(|| missing("F"))?,
@@ -363,7 +445,7 @@ pub(crate) fn step(
     method: Method,
     state: &mut MethodState,
     params: &mut Params,
-    grad: &Gradients,
+    grad: &ParamGradients,
     fit: GradRequest,
     lr: &LearningRates,
     floors: &Floors,

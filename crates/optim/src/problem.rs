@@ -3,10 +3,12 @@
 use std::sync::Arc;
 
 use latentflow_data::SpikeData;
-use latentflow_likelihood::{GradRequest, Gradients, Likelihood, LikelihoodError};
+use latentflow_likelihood::{
+    ConditionLikelihoods, GradRequest, Gradients, Likelihood, LikelihoodError,
+};
 use latentflow_spectral::{BoundaryMode, EigenSolver, FpModes, Grid};
 
-use crate::{OptimError, Params, SpikeCounts};
+use crate::{OptimError, ParamGradients, Params, SpikeCounts};
 
 /// What one evaluation of the training objective returns.
 #[derive(Debug, Clone)]
@@ -14,12 +16,13 @@ pub struct Evaluation {
     /// Training -log L (of the mini-batch when one is used).
     pub value: f64,
     /// Its gradients.
-    pub grad: Gradients,
+    pub grad: ParamGradients,
     /// -log L of the validation data under the same model, if there are validation data.
     pub validation: Option<f64>,
-    /// Feature complexity of the model (1/4) int F^2 peq.
+    /// Feature complexity of the model (1/4) int F^2 peq (of several conditions: the largest
+    /// of the conditions').
     pub feature_complexity: f64,
-    /// The model's equilibrium density on the nodes.
+    /// The model's equilibrium density on the nodes (condition 0's).
     pub peq: Vec<f64>,
 }
 
@@ -42,7 +45,7 @@ pub trait Problem {
         params: &Params,
         request: GradRequest,
         batch: Option<&[usize]>,
-    ) -> Result<(f64, Gradients), OptimError>;
+    ) -> Result<(f64, ParamGradients), OptimError>;
 
     /// [`Problem::evaluate`] and, on the nodes, the term the paper's code added to the F
     /// gradient when its solver returned the ground state negated (docs/method.md §10,
@@ -97,18 +100,97 @@ pub struct SpikeProblem {
     counts: SpikeCounts,
 }
 
-/// Spikes per neuron in `trials`, for `num_neurons` neurons.
+/// Spikes per neuron in `trials`, for `num_neurons` neurons, in all and (for data of several
+/// conditions) per condition.
 fn count_spikes<'a>(
     trials: impl Iterator<Item = &'a latentflow_data::Trial>,
     num_neurons: usize,
+    num_conditions: usize,
 ) -> SpikeCounts {
     let mut per_neuron = vec![0u64; num_neurons];
+    let mut per_condition = vec![vec![0u64; num_neurons]; num_conditions];
     for t in trials {
         for n in t.neuron().iter().flatten() {
             per_neuron[*n as usize] += 1;
+            if num_conditions > 1 {
+                per_condition[t.condition() as usize][*n as usize] += 1;
+            }
         }
     }
-    SpikeCounts { per_neuron }
+    if num_conditions <= 1 {
+        per_condition.clear();
+    }
+    SpikeCounts {
+        per_neuron,
+        per_condition,
+    }
+}
+
+/// A set-up likelihood: of one model, or of one model per condition.
+enum Setup {
+    One(Box<Likelihood>),
+    Several(ConditionLikelihoods),
+}
+
+impl Setup {
+    fn neg_loglik(&self, data: &SpikeData) -> Result<f64, LikelihoodError> {
+        match self {
+            Setup::One(l) => l.neg_loglik(data),
+            Setup::Several(l) => l.neg_loglik(data),
+        }
+    }
+
+    fn neg_loglik_and_grad(
+        &self,
+        data: &SpikeData,
+        request: GradRequest,
+    ) -> Result<(f64, ParamGradients), LikelihoodError> {
+        Ok(match self {
+            Setup::One(l) => {
+                let (v, g) = l.neg_loglik_and_grad(data, request)?;
+                (v, ParamGradients::single(g))
+            }
+            Setup::Several(l) => {
+                let (v, g) = l.neg_loglik_and_grad(data, request)?;
+                (v, ParamGradients::from_conditions(g, l.likelihoods().len()))
+            }
+        })
+    }
+
+    /// Feature complexity (the largest of the conditions') and condition 0's peq.
+    fn complexity_and_peq(
+        &self,
+        grid: &Grid,
+        params: &Params,
+    ) -> Result<(f64, Vec<f64>), LikelihoodError> {
+        let liks = match self {
+            Setup::One(l) => std::slice::from_ref(&**l),
+            Setup::Several(l) => l.likelihoods(),
+        };
+        let mut complexity = f64::NEG_INFINITY;
+        for (c, lik) in liks.iter().enumerate() {
+            let own = params
+                .conditions
+                .as_ref()
+                .and_then(|k| c.checked_sub(1).and_then(|i| k.others.get(i)))
+                .and_then(|o| o.force.as_deref());
+            let force = own.unwrap_or(&params.force);
+            complexity = complexity.max(latentflow_likelihood::feature_complexity(
+                grid.w(),
+                lik.model().peq(),
+                force,
+            )?);
+        }
+        Ok((complexity, liks[0].model().peq().to_vec()))
+    }
+
+    /// The eigenpairs to warm-start the next evaluation from (condition 0's).
+    fn into_modes(self) -> FpModes {
+        match self {
+            Setup::One(l) => (*l).into_modes(),
+            Setup::Several(l) => l.likelihoods()[0].modes().clone(),
+        }
+    }
 }
 
 impl SpikeProblem {
@@ -121,7 +203,11 @@ impl SpikeProblem {
         nv: usize,
         solver: Box<dyn EigenSolver>,
     ) -> SpikeProblem {
-        let counts = count_spikes(train.trials().iter(), train.num_neurons());
+        let counts = count_spikes(
+            train.trials().iter(),
+            train.num_neurons(),
+            train.num_conditions(),
+        );
         SpikeProblem {
             grid,
             boundary,
@@ -149,42 +235,60 @@ impl SpikeProblem {
         self.nv
     }
 
-    /// Sets up the likelihood of `params`, warm-started when possible.
+    /// Sets up the likelihood of `params` (a one-condition model), warm-started when possible.
     pub fn setup(&self, params: &Params) -> Result<Likelihood, OptimError> {
+        match self.setup_any(params)? {
+            Setup::One(lik) => Ok(*lik),
+            Setup::Several(_) => Err(OptimError::Config(
+                "this needs a model of one condition".into(),
+            )),
+        }
+    }
+
+    /// Sets up the likelihood of `params`: of one model, or of each condition's.
+    fn setup_any(&self, params: &Params) -> Result<Setup, OptimError> {
+        if params.conditions.is_some() {
+            let models = params.to_models(&self.grid, self.boundary)?;
+            let solver = self.solver.as_ref();
+            return Ok(Setup::Several(match &self.warm {
+                Some(w) => ConditionLikelihoods::with_warm_start(&models, self.nv, solver, w)?,
+                None => ConditionLikelihoods::new(&models, self.nv, solver)?,
+            }));
+        }
         let model = params.to_model(&self.grid, self.boundary)?;
-        Ok(match &self.warm {
+        Ok(Setup::One(Box::new(match &self.warm {
             Some(w) => Likelihood::with_warm_start(&model, self.nv, self.solver.as_ref(), w)?,
             None => Likelihood::new(&model, self.nv, self.solver.as_ref())?,
+        })))
+    }
+
+    /// The training trials `batch` (all if `None`).
+    fn batch_data(
+        &self,
+        batch: Option<&[usize]>,
+    ) -> Result<std::borrow::Cow<'_, SpikeData>, OptimError> {
+        Ok(match batch {
+            Some(idx) => std::borrow::Cow::Owned(self.train.subset(idx)?),
+            None => std::borrow::Cow::Borrowed(&self.train),
         })
     }
 
-    /// An evaluation whose training value and gradients (and whatever else the passes give)
-    /// come from `passes` on the training trials `batch`.
+    /// An evaluation: training value and gradients from `passes` on the training trials
+    /// `batch`, validation -log L, feature complexity and peq.
     fn evaluate_by<T>(
         &mut self,
         params: &Params,
         batch: Option<&[usize]>,
-        passes: impl FnOnce(&Likelihood, &SpikeData) -> Result<(f64, Gradients, T), LikelihoodError>,
+        passes: impl FnOnce(&Setup, &SpikeData) -> Result<(f64, ParamGradients, T), OptimError>,
     ) -> Result<(Evaluation, T), OptimError> {
-        let lik = self.setup(params)?;
-        let subset;
-        let data = match batch {
-            Some(idx) => {
-                subset = self.train.subset(idx)?;
-                &subset
-            }
-            None => &self.train,
-        };
-        let (value, grad, extra) = passes(&lik, data)?;
+        let setup = self.setup_any(params)?;
+        let (value, grad, extra) = passes(&setup, &*self.batch_data(batch)?)?;
         let validation = match &self.validation {
-            Some(v) => Some(lik.neg_loglik(v)?),
+            Some(v) => Some(setup.neg_loglik(v)?),
             None => None,
         };
-        let model = lik.model();
-        let feature_complexity =
-            latentflow_likelihood::feature_complexity(self.grid.w(), model.peq(), &params.force)?;
-        let peq = model.peq().to_vec();
-        self.warm = Some(lik.into_modes());
+        let (feature_complexity, peq) = setup.complexity_and_peq(&self.grid, params)?;
+        self.warm = Some(setup.into_modes());
         let eval = Evaluation {
             value,
             grad,
@@ -203,8 +307,8 @@ impl Problem for SpikeProblem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<Evaluation, OptimError> {
-        let (eval, ()) = self.evaluate_by(params, batch, |lik, data| {
-            let (value, grad) = lik.neg_loglik_and_grad(data, request)?;
+        let (eval, ()) = self.evaluate_by(params, batch, |setup, data| {
+            let (value, grad) = setup.neg_loglik_and_grad(data, request)?;
             Ok((value, grad, ()))
         })?;
         Ok(eval)
@@ -215,13 +319,10 @@ impl Problem for SpikeProblem {
         params: &Params,
         request: GradRequest,
         batch: Option<&[usize]>,
-    ) -> Result<(f64, Gradients), OptimError> {
-        let lik = self.setup(params)?;
-        let (value, grad) = match batch {
-            Some(idx) => lik.neg_loglik_and_grad(&self.train.subset(idx)?, request)?,
-            None => lik.neg_loglik_and_grad(&self.train, request)?,
-        };
-        self.warm = Some(lik.into_modes());
+    ) -> Result<(f64, ParamGradients), OptimError> {
+        let setup = self.setup_any(params)?;
+        let (value, grad) = setup.neg_loglik_and_grad(&*self.batch_data(batch)?, request)?;
+        self.warm = Some(setup.into_modes());
         Ok((value, grad))
     }
 
@@ -231,17 +332,21 @@ impl Problem for SpikeProblem {
         request: GradRequest,
         batch: Option<&[usize]>,
     ) -> Result<(Evaluation, Vec<f64>), OptimError> {
-        self.evaluate_by(params, batch, |lik, data| {
-            lik.neg_loglik_grad_and_v1_sign_term(data, request)
+        self.evaluate_by(params, batch, |setup, data| {
+            let Setup::One(lik) = setup else {
+                return Err(OptimError::Config(
+                    "the paper's code's sign term needs a model of one condition".into(),
+                ));
+            };
+            let (v, g, term): (f64, Gradients, Vec<f64>) =
+                lik.neg_loglik_grad_and_v1_sign_term(data, request)?;
+            Ok((v, ParamGradients::single(g), term))
         })
     }
 
     fn value(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<f64, OptimError> {
-        let lik = self.setup(params)?;
-        Ok(match batch {
-            Some(idx) => lik.neg_loglik(&self.train.subset(idx)?)?,
-            None => lik.neg_loglik(&self.train)?,
-        })
+        let setup = self.setup_any(params)?;
+        Ok(setup.neg_loglik(&*self.batch_data(batch)?)?)
     }
 
     fn num_trials(&self) -> usize {
@@ -254,6 +359,7 @@ impl Problem for SpikeProblem {
             Some(idx) => count_spikes(
                 idx.iter().filter_map(|&i| self.train.trials().get(i)),
                 self.train.num_neurons(),
+                self.train.num_conditions(),
             ),
         }
     }

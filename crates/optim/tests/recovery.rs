@@ -35,6 +35,7 @@ fn recover(
         d: 10.0,
         force0: None,
         rates: Rates::Fixed(vec![x.iter().map(|&x| tuning.rate(x)).collect()]),
+        conditions: None,
     };
     let problem = SpikeProblem::new(
         grid.clone(),

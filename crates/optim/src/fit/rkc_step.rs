@@ -3,18 +3,17 @@
 //! error-controlled step that never passes a saved iteration or the limit it is given (the end
 //! of the run or the next early-stop check).
 
-use latentflow_likelihood::Gradients;
 use latentflow_spectral::norm;
 
-use super::{AcceptedPoint, Fit, diverged, gradient_is_finite};
+use super::{AcceptedPoint, Fit, diverged};
 use crate::method::{Method, MethodState, flow_coordinates, step, with_flow_coordinates};
 use crate::rkc::{RADIUS_SAFETY, Rkc, RkcState, coefficients, error_norm, next_step, stages};
-use crate::{IterationRecord, OptimError, Params, Problem};
+use crate::{IterationRecord, OptimError, ParamGradients, Params, Problem};
 
 impl<P: Problem> Fit<P> {
     /// The parameters' velocity along the flow gradient descent follows: one full step of
     /// gradient descent from `params` (gradient `grad`), in flow coordinates.
-    fn velocity(&self, params: &Params, grad: &Gradients) -> Result<Vec<f64>, OptimError> {
+    fn velocity(&self, params: &Params, grad: &ParamGradients) -> Result<Vec<f64>, OptimError> {
         let c = &self.config;
         let scale = c.learning_rates.scale;
         let mut next = params.clone();
@@ -43,7 +42,7 @@ impl<P: Problem> Fit<P> {
         let params = with_flow_coordinates(base, c.fit, c.learning_rates.scale, &c.floors, y)?;
         self.state.evaluations += 1;
         let grad = match self.problem.gradient(&params, c.fit, None) {
-            Ok((value, grad)) if value.is_finite() && gradient_is_finite(&grad) => grad,
+            Ok((value, grad)) if value.is_finite() && grad.is_finite() => grad,
             _ => return Ok(None),
         };
         self.velocity(&params, &grad).map(Some)
