@@ -124,15 +124,24 @@ pub fn path_points(
     path.models
         .iter()
         .map(|m| {
+            let density =
+                |f: &[f64]| -> Result<Vec<f64>, Error> { Ok(turn(peq_from_force(grid, f)?)) };
             let p0 = match &m.params.force0 {
-                Some(f0) => Some(turn(peq_from_force(grid, f0)?)),
+                Some(f0) => Some(density(f0)?),
                 None => None,
             };
+            let mut condition_densities = Vec::new();
+            for o in m.params.conditions.iter().flat_map(|c| &c.others) {
+                for f in [&o.force, &o.force0].into_iter().flatten() {
+                    condition_densities.push(density(f)?);
+                }
+            }
             Ok(PathPoint {
                 iteration: m.record.iteration,
                 feature_complexity: m.record.feature_complexity,
                 peq: turn(m.peq.clone()),
                 p0,
+                condition_densities,
                 validation_neg_loglik: m.record.validation_neg_loglik,
             })
         })

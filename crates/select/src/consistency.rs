@@ -25,6 +25,12 @@ pub struct PathPoint {
     /// divergence of a pair is the larger of the two densities' (docs/method.md §6).
     #[serde(default)]
     pub p0: Option<Vec<f64>>,
+    /// A model of several task conditions (docs/method.md §12): the further densities the
+    /// halves must agree on, each compared with the same entry of the other path's model —
+    /// every further condition's p0, and its peq when the potential is kept per condition.
+    /// Empty for one condition. The divergence of a pair is the largest over all densities.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub condition_densities: Vec<Vec<f64>>,
     /// Validation -log L of the model (held-out data), if it was computed.
     pub validation_neg_loglik: Option<f64>,
 }
@@ -157,6 +163,11 @@ impl FeatureConsistency {
         check_weights(w)?;
         let side1 = Side::new(w, path1, 1, self.divergence)?;
         let side2 = Side::new(w, path2, 2, self.divergence)?;
+        if path1[0].condition_densities.len() != path2[0].condition_densities.len() {
+            return Err(SelectError::MixedConditions {
+                what: "path 2".into(),
+            });
+        }
 
         let axis_end = self
             .axis_end
@@ -293,7 +304,7 @@ impl FeatureConsistency {
             (&a.peq, &side1.logs, side1, i),
             (&b.peq, &side2.logs, side2, j),
         )?;
-        match (&a.p0, &b.p0) {
+        let first = match (&a.p0, &b.p0) {
             (Some(p), Some(q)) => {
                 let p0 = self.density_divergence(
                     w,
@@ -303,7 +314,22 @@ impl FeatureConsistency {
                 Ok(peq.max(p0))
             }
             _ => Ok(peq),
+        }?;
+        let mut largest = first;
+        for (k, (p, q)) in a
+            .condition_densities
+            .iter()
+            .zip(&b.condition_densities)
+            .enumerate()
+        {
+            let (l1, l2) = (
+                side1.logs_more.get(k).map_or(&[][..], |v| &v[..]),
+                side2.logs_more.get(k).map_or(&[][..], |v| &v[..]),
+            );
+            largest =
+                largest.max(self.density_divergence(w, (p, l1, side1, i), (q, l2, side2, j))?);
         }
+        Ok(largest)
     }
 
     /// The divergence between one density of model i of side 1 and one of model j of side 2
@@ -345,6 +371,8 @@ struct Side<'a> {
     logs: Vec<Vec<f64>>,
     /// `ln p0` per model (empty for JS or equilibrium models).
     logs0: Vec<Vec<f64>>,
+    /// `ln` of each further condition density (outer index), per model (empty for JS).
+    logs_more: Vec<Vec<Vec<f64>>>,
     /// Largest FC on the path.
     max_fc: f64,
 }
@@ -385,6 +413,12 @@ impl<'a> Side<'a> {
             if let Some(p0) = &point.p0 {
                 check_density(w, p0, &format!("{what} p0"))?;
             }
+            if point.condition_densities.len() != path[0].condition_densities.len() {
+                return Err(SelectError::MixedConditions { what });
+            }
+            for (c, p) in point.condition_densities.iter().enumerate() {
+                check_density(w, p, &format!("{what} condition density {}", c + 1))?;
+            }
         }
         let mut sorted: Vec<(f64, usize)> = path
             .iter()
@@ -403,12 +437,19 @@ impl<'a> Side<'a> {
             ),
             Divergence::JensenShannon => (Vec::new(), Vec::new()),
         };
+        let logs_more = match divergence {
+            Divergence::SymmetricKl => (0..path[0].condition_densities.len())
+                .map(|k| path.iter().map(|p| ln(&p.condition_densities[k])).collect())
+                .collect(),
+            Divergence::JensenShannon => Vec::new(),
+        };
         Ok(Self {
             path,
             number,
             sorted,
             logs,
             logs0,
+            logs_more,
             max_fc,
         })
     }
@@ -595,6 +636,7 @@ mod tests {
             feature_complexity: fc,
             peq: vec![1.0],
             p0: None,
+            condition_densities: Vec::new(),
             validation_neg_loglik: None,
         }
     }

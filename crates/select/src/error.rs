@@ -103,6 +103,15 @@ pub enum SelectError {
         /// The model.
         what: String,
     },
+    /// Models (of one path or of the two) with different numbers of condition densities.
+    #[error(
+        "{what}: its number of condition densities differs from the path's first model's \
+         (models of different numbers of conditions)"
+    )]
+    MixedConditions {
+        /// The model.
+        what: String,
+    },
     /// No point of the path carries a validation -log L.
     #[error("no point of the path has a validation -log L: best generalisation needs one")]
     NoValidation,

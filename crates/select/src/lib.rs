@@ -48,6 +48,7 @@
 //!                 feature_complexity: fc,
 //!                 peq: density(departure * (fc - 1.0).max(0.0)),
 //!                 p0: None,
+//!                 condition_densities: Vec::new(),
 //!                 validation_neg_loglik: Some((fc - 0.5).powi(2)),
 //!             }
 //!         })

@@ -36,6 +36,7 @@ fn point(iteration: u64, fc: f64, a: f64) -> PathPoint {
         feature_complexity: fc,
         peq: density(a),
         p0: None,
+        condition_densities: Vec::new(),
         validation_neg_loglik: None,
     }
 }
@@ -578,4 +579,48 @@ fn non_stationary_paths_must_agree_on_p0_too() {
     mixed[3].p0 = None;
     let err = config.select(&grid().1, &q1, &mixed).unwrap_err();
     assert!(matches!(err, SelectError::MixedP0 { .. }), "{err}");
+}
+
+#[test]
+fn the_conditions_densities_count_like_p0() {
+    // Two further conditions: the first agrees everywhere, the second's density moves away
+    // along path 2 as peq did above; the pair's divergence is the larger.
+    let amps = ramp(11);
+    let (p1, p2) = paths(&amps);
+    let with_conditions = |path: &[PathPoint]| -> Vec<PathPoint> {
+        path.iter()
+            .map(|p| PathPoint {
+                peq: density(0.0),
+                condition_densities: vec![density(0.0), p.peq.clone()],
+                ..p.clone()
+            })
+            .collect()
+    };
+    let (q1, q2) = (with_conditions(&p1), with_conditions(&p2));
+    let d: Vec<f64> = amps.iter().map(|&a| sym(0.0, a)).collect();
+    let config = FeatureConsistency {
+        threshold: 0.5 * (d[5] + d[6]),
+        ..narrow()
+    };
+    let r = config.select(&grid().1, &q1, &q2).unwrap();
+    assert_eq!(r.divergence[7], Some(d[7]));
+    assert!(
+        r.crossed && (r.m_star - 0.5).abs() < 1e-12,
+        "{:?}",
+        r.m_star
+    );
+    // Paths of different numbers of conditions are refused, and so is a path mixing them.
+    let fewer: Vec<PathPoint> = q2
+        .iter()
+        .map(|p| PathPoint {
+            condition_densities: p.condition_densities[..1].to_vec(),
+            ..p.clone()
+        })
+        .collect();
+    let err = config.select(&grid().1, &q1, &fewer).unwrap_err();
+    assert!(matches!(err, SelectError::MixedConditions { .. }), "{err}");
+    let mut mixed = q2.clone();
+    mixed[4].condition_densities.pop();
+    let err = config.select(&grid().1, &q1, &mixed).unwrap_err();
+    assert!(matches!(err, SelectError::MixedConditions { .. }), "{err}");
 }
