@@ -705,6 +705,7 @@ pub(crate) fn select<'py>(
         }),
         checkpoint_dir,
         checkpoint_every,
+        sharing: Default::default(),
     };
     let pipeline = Pipeline::new(&data.inner, m, config).or_raise()?;
     let result = interruptible(py, 2, progress, |mut reporters| {

@@ -65,6 +65,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         np: 8,
         nv,
         fit: vec![ParamChoice::Force],
+        per_condition: Vec::new(),
     };
     let init = init_args.build(&data)?;
     let pipeline = PipelineArgs {
@@ -108,6 +109,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<()> {
         resume: false,
         quiet: args.quiet,
         truth: Some(&truth),
+        truth_p0: None,
         extra,
     };
     let (result, _) = run_pipeline(&data, &init, &pipeline, target)?;

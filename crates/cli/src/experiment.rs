@@ -249,6 +249,7 @@ fn run_sample(
         np: args.np,
         nv: args.nv,
         fit: vec![ParamChoice::Force],
+        per_condition: Vec::new(),
     }
     .build(&data)?;
     let grid = init.grid.clone();
@@ -262,6 +263,7 @@ fn run_sample(
         resume: true,
         quiet: true,
         truth: Some(&true_peq),
+        truth_p0: None,
         extra,
     };
     let (result, _) = run_pipeline(&data, &init, &pipeline, target)?;

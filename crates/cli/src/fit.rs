@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use latentflow::data::SpikeData;
-use latentflow::optim::{CheckpointConfig, Fit, FitConfig, Params, SpikeProblem};
+use latentflow::optim::{CheckpointConfig, Fit, FitConfig, SpikeProblem};
 
 use crate::progress::ProgressObserver;
 use latentflow::spectral::BandedSolver;
@@ -75,6 +75,7 @@ pub fn run_fit(
         }),
         ..options.step.fit_config(options.iterations, setup.fit)?
     };
+    let problem_conditions = train.num_conditions();
     let problem = SpikeProblem::new(
         setup.grid.clone(),
         setup.model.boundary(),
@@ -90,7 +91,7 @@ pub fn run_fit(
         }
         fit
     } else {
-        let params = Params::from_model(&setup.model, setup.fit.fr || setup.fit.c)?;
+        let params = setup.params(problem_conditions)?;
         Fit::new(
             problem,
             params,
@@ -149,11 +150,13 @@ pub fn run(args: FitArgs) -> anyhow::Result<()> {
     let path = fit.path();
     let last = path.records.last().context("the fit ran no iteration")?;
     // The parameters after the last update (the path keeps models on its save schedule).
-    let final_model = fit
-        .state()
-        .params
-        .to_model(&setup.grid, setup.model.boundary())?;
-    latentflow::ModelFile::write(&final_model, &args.out.join("final_model.json"))?;
+    crate::select::write_models(
+        &fit.state().params,
+        &setup.grid,
+        setup.model.boundary(),
+        &args.out,
+        "final_model",
+    )?;
     let summary = json!({
         "iterations": path.records.len(),
         "seconds": start.elapsed().as_secs_f64(),

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use latentflow::data::SpikeData;
-use latentflow::likelihood::{GradRequest, Model};
+use latentflow::likelihood::{GradRequest, Model, ModelParts, ParameterSharing, Sharing};
+use latentflow::optim::Params;
 use latentflow::spectral::{BoundaryMode, Grid};
 use latentflow::{DefaultInitial, GridSpec, InitialRates, ModelFile};
 
@@ -50,6 +51,23 @@ pub enum ParamChoice {
     C,
 }
 
+/// A parameter that several task conditions can keep each to itself.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConditionParam {
+    /// Driving force F (the potential).
+    #[value(name = "F")]
+    Force,
+    /// D.
+    #[value(name = "D")]
+    D,
+    /// Initial-density force F0 (p0).
+    #[value(name = "F0")]
+    Force0,
+    /// The firing rates (Fr and C).
+    #[value(name = "rates")]
+    Rates,
+}
+
 /// Options that define the initial model and what is fitted.
 #[derive(clap::Args, Debug, Clone)]
 pub struct InitArgs {
@@ -74,9 +92,15 @@ pub struct InitArgs {
     /// Eigenmodes kept.
     #[arg(long, default_value_t = 64)]
     pub nv: usize,
-    /// Parameters to fit (comma-separated).
+    /// Parameters to fit (comma-separated). Fitting F0 without an --init model starts p0 at
+    /// the initial peq.
     #[arg(long, value_enum, value_delimiter = ',', default_value = "F")]
     pub fit: Vec<ParamChoice>,
+    /// Data of several task conditions: the parameters each condition keeps to itself
+    /// (comma-separated); the others are shared by all conditions (docs/method.md §12). Every
+    /// condition starts from the same initial model.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub per_condition: Vec<ConditionParam>,
 }
 
 /// A ready initial model.
@@ -92,6 +116,22 @@ pub struct InitSetup {
     pub nv: usize,
     /// What is fitted.
     pub fit: GradRequest,
+    /// How the parameters are shared between task conditions.
+    pub sharing: ParameterSharing,
+}
+
+impl InitSetup {
+    /// The initial parameters for data of `num_conditions` task conditions: every condition
+    /// starts from the initial model, shared as [`InitSetup::sharing`] says.
+    pub fn params(&self, num_conditions: usize) -> anyhow::Result<Params> {
+        let log_rates = self.fit.fr || self.fit.c;
+        Ok(latentflow::initial_params(
+            &self.model,
+            num_conditions,
+            self.sharing,
+            log_rates,
+        )?)
+    }
 }
 
 impl InitArgs {
@@ -109,9 +149,37 @@ impl InitArgs {
 
     /// Builds the initial model (reading --init if given) for `data`.
     pub fn build(&self, data: &SpikeData) -> anyhow::Result<InitSetup> {
+        let request = self.request();
         let model = match &self.init {
-            Some(path) => ModelFile::read(path)?,
+            Some(path) => {
+                let model = ModelFile::read(path)?;
+                if request.force0 && model.p0().is_none() {
+                    anyhow::bail!(
+                        "--fit F0: the --init model {} has no p0 (an equilibrium model); give it one",
+                        path.display()
+                    );
+                }
+                model
+            }
             None => self.default_model(data)?,
+        };
+        if !self.per_condition.is_empty() && data.num_conditions() < 2 {
+            anyhow::bail!(
+                "--per-condition: the data have one task condition; it needs trials of several"
+            );
+        }
+        let own = |p| {
+            if self.per_condition.contains(&p) {
+                Sharing::PerCondition
+            } else {
+                Sharing::Shared
+            }
+        };
+        let sharing = ParameterSharing {
+            force: own(ConditionParam::Force),
+            force0: own(ConditionParam::Force0),
+            d: own(ConditionParam::D),
+            rates: own(ConditionParam::Rates),
         };
         let g = model.grid();
         let spec = GridSpec::of(g);
@@ -135,7 +203,8 @@ impl InitArgs {
             grid: g.clone(),
             spec,
             nv: self.nv,
-            fit: self.request(),
+            fit: request,
+            sharing,
             model,
         })
     }
@@ -159,6 +228,19 @@ impl InitArgs {
                 BoundaryChoice::Absorbing => BoundaryMode::Absorbing,
             },
         };
-        Ok(initial.build(data, self.fit.contains(&ParamChoice::Fr))?)
+        let model = initial.build(data, self.fit.contains(&ParamChoice::Fr))?;
+        if !self.fit.contains(&ParamChoice::Force0) {
+            return Ok(model);
+        }
+        Ok(Model::new(
+            model.grid().clone(),
+            ModelParts {
+                boundary: model.boundary(),
+                peq: model.peq().to_vec(),
+                p0: Some(model.peq().to_vec()),
+                d: model.d(),
+                rates: model.rates().to_vec(),
+            },
+        )?)
     }
 }

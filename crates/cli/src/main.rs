@@ -5,6 +5,7 @@ mod demo;
 mod experiment;
 mod fit;
 mod init;
+mod initial_densities;
 mod loglik;
 mod output;
 mod plateau;

@@ -96,6 +96,7 @@ pub fn run(args: PlateauArgs) -> anyhow::Result<()> {
         np: 8,
         nv: args.nv,
         fit: vec![ParamChoice::Force],
+        per_condition: Vec::new(),
     }
     .build(&train)?;
     crate::output::prepare(&args.out)?;

@@ -117,6 +117,7 @@ impl PipelineArgs {
             }),
             checkpoint_dir: Some(checkpoints.to_path_buf()),
             checkpoint_every: self.checkpoint_every,
+            sharing: init.sharing,
         })
     }
 }
@@ -152,6 +153,7 @@ pub fn run(args: SelectArgs) -> anyhow::Result<()> {
         resume: args.resume,
         quiet: args.quiet,
         truth: None,
+        truth_p0: None,
         extra: json,
     };
     run_pipeline(&data, &init, &args.pipeline, target)?;
@@ -168,6 +170,8 @@ pub struct RunTarget<'a> {
     pub quiet: bool,
     /// The true density on the grid (simulated data), drawn in the figures.
     pub truth: Option<&'a [f64]>,
+    /// The true initial density p0 of each condition (simulated non-stationary data).
+    pub truth_p0: Option<&'a [Vec<f64>]>,
     /// Keys added to the report (data source and the like).
     pub extra: Value,
 }
@@ -185,6 +189,7 @@ pub fn run_pipeline(
         resume,
         quiet,
         truth,
+        truth_p0,
         extra,
     } = target;
     let start = Instant::now();
@@ -238,6 +243,9 @@ pub fn run_pipeline(
             ),
         );
         map.insert("wall_seconds".into(), json!(start.elapsed().as_secs_f64()));
+        if let Some(p0) = crate::initial_densities::write(&result, &init.grid, truth_p0, out)? {
+            map.insert("initial_densities".into(), p0);
+        }
     }
     let report = report::pipeline_report(&result, &init.grid, truth, extra, out)?;
     if !quiet {
@@ -248,7 +256,8 @@ pub fn run_pipeline(
 
 /// Writes the four selected models as model files (`docs/formats.md`), as fitted, for
 /// `latentflow decode` and `loglik`: `model_feature_consistency_half{1,2}.json` and
-/// `model_best_generalization_half{1,2}.json`.
+/// `model_best_generalization_half{1,2}.json`; for data of several conditions one file per
+/// condition c, `..._half{1,2}_condition{c}.json`.
 fn write_selected_models(
     result: &PipelineResult,
     grid: &std::sync::Arc<latentflow::spectral::Grid>,
@@ -271,9 +280,30 @@ fn write_selected_models(
             .with_context(|| {
                 format!("half {}: the selected model (iteration {iteration}) is not among the saved models", half + 1)
             })?;
-        let model = saved.params.to_model(grid, path.boundary)?;
-        let file = out.join(format!("model_{method}_half{}.json", half + 1));
-        latentflow::ModelFile::write(&model, &file)?;
+        let name = format!("model_{method}_half{}", half + 1);
+        write_models(&saved.params, grid, path.boundary, out, &name)?;
+    }
+    Ok(())
+}
+
+/// Writes the model of `params` as `dir/STEM.json`, or for several conditions each
+/// condition c's as `dir/STEM_condition{c}.json`.
+pub fn write_models(
+    params: &latentflow::optim::Params,
+    grid: &std::sync::Arc<latentflow::spectral::Grid>,
+    boundary: latentflow::spectral::BoundaryMode,
+    dir: &Path,
+    stem: &str,
+) -> anyhow::Result<()> {
+    let models = params.to_models(grid, boundary)?;
+    match models.models() {
+        [one] => latentflow::ModelFile::write(one, &dir.join(format!("{stem}.json")))?,
+        several => {
+            for (c, model) in several.iter().enumerate() {
+                let file = dir.join(format!("{stem}_condition{c}.json"));
+                latentflow::ModelFile::write(model, &file)?;
+            }
+        }
     }
     Ok(())
 }

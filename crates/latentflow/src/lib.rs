@@ -73,7 +73,7 @@ pub mod recovery;
 pub use initial::{DefaultInitial, InitialRates, initial_tuning, mean_rates, paper_initial_model};
 pub use latentflow_spectral::GridSpec;
 pub use model_file::ModelFile;
-pub use pipeline::{Pipeline, PipelineConfig, PipelineResult};
+pub use pipeline::{Pipeline, PipelineConfig, PipelineResult, initial_params};
 
 /// Errors of the facade: any component's error, or a file problem.
 #[derive(Debug, thiserror::Error)]

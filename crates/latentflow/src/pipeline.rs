@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use latentflow_data::{SpikeData, Split};
-use latentflow_likelihood::Model;
+use latentflow_likelihood::{ConditionModels, Model, ParameterSharing};
 use latentflow_optim::{
     CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SpikeProblem, checkpoint_exists,
 };
@@ -146,6 +146,10 @@ pub struct PipelineConfig {
     pub checkpoint_dir: Option<PathBuf>,
     /// Checkpoint every this many iterations.
     pub checkpoint_every: u64,
+    /// Data of several task conditions: which parameters are shared by all conditions and
+    /// which kept per condition (docs/method.md §12); unused for data of one condition.
+    #[serde(default)]
+    pub sharing: ParameterSharing,
 }
 
 impl PipelineConfig {
@@ -185,8 +189,26 @@ impl Default for PipelineConfig {
             early_stop: None,
             checkpoint_dir: None,
             checkpoint_every: 1000,
+            sharing: ParameterSharing::default(),
         }
     }
+}
+
+/// The initial parameters of a fit to data of `num_conditions` task conditions: every
+/// condition starts from `initial`, shared as `sharing` says (one condition: `initial`'s own
+/// parameters). `log_rates` as in [`Params::from_model`].
+pub fn initial_params(
+    initial: &Model,
+    num_conditions: usize,
+    sharing: ParameterSharing,
+    log_rates: bool,
+) -> Result<Params, Error> {
+    Ok(if num_conditions > 1 {
+        let models = ConditionModels::new(vec![initial.clone(); num_conditions], sharing)?;
+        Params::from_models(&models, log_rates)?
+    } else {
+        Params::from_model(initial, log_rates)?
+    })
 }
 
 /// What the pipeline found: both fit paths, both selections, with their curves.
@@ -228,8 +250,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Checks `config` ([`PipelineConfig::validate`]), splits `data` and prepares the fits
-    /// from `initial` (whose grid must be `config.grid`).
+    /// Checks `config` ([`PipelineConfig::validate`]), splits `data` (within each condition)
+    /// and prepares the fits from `initial` (whose grid must be `config.grid`); for data of
+    /// several conditions every condition starts from `initial`, shared as `config.sharing`
+    /// says.
     pub fn new(
         data: &SpikeData,
         initial: &Model,
@@ -249,8 +273,9 @@ impl Pipeline {
         }
         let (a, b) = data.split(config.split)?;
         let log_rates = config.fit.fit.fr || config.fit.fit.c;
+        let initial = initial_params(initial, data.num_conditions(), config.sharing, log_rates)?;
         Ok(Pipeline {
-            initial: Params::from_model(initial, log_rates)?,
+            initial,
             config,
             grid,
             halves: [a, b],

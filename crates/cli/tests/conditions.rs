@@ -1,0 +1,145 @@
+//! Several task conditions end to end: `simulate --p0-wells` writes decision trials, `select`
+//! and `fit` with `--fit F,F0 --per-condition F0` fit a shared potential and a p0 per
+//! condition and write one model file per condition and the p0 figure; misuse fails with one
+//! error line.
+
+use std::process::Command;
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_latentflow"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn one_error_line(stderr: &str, needle: &str) {
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line: {stderr}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn select_and_fit_several_conditions() {
+    let d = std::env::temp_dir().join(format!("lf-cli-conditions-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    std::fs::create_dir_all(&d).unwrap();
+    let p = |name: &str| -> String { d.join(name).to_str().unwrap().to_string() };
+    let (ok, _, err) = run(&[
+        "simulate",
+        "--boundary",
+        "absorbing",
+        "--p0-wells",
+        "-0.5,0,0.5",
+        "--p0-width",
+        "0.1",
+        "--spikes",
+        "1500",
+        "--d",
+        "2",
+        "--seed",
+        "3",
+        "--out",
+        &p("data.json"),
+    ]);
+    assert!(ok, "{err}");
+    let grid = [
+        "--ne",
+        "16",
+        "--np",
+        "6",
+        "--nv",
+        "20",
+        "--boundary",
+        "absorbing",
+    ];
+    let fitted = ["--fit", "F,F0", "--per-condition", "F0"];
+    let data = p("data.json");
+    let mut args = vec!["select", "--data", &data];
+    let sel = p("sel");
+    args.extend(["--out", &sel, "--iterations", "300", "--quiet"]);
+    args.extend(grid);
+    args.extend(fitted);
+    let (ok, _, err) = run(&args);
+    assert!(ok, "{err}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("sel/report.json")).unwrap()).unwrap();
+    let p0 = &report["initial_densities"]["feature_consistency"]["half1"];
+    assert_eq!(p0.as_array().unwrap().len(), 3, "one p0 per condition");
+    assert!(d.join("sel/initial_densities.png").exists());
+    for c in 0..3 {
+        for h in 1..=2 {
+            let f = d.join(format!(
+                "sel/model_feature_consistency_half{h}_condition{c}.json"
+            ));
+            assert!(f.exists(), "{}", f.display());
+        }
+    }
+    // The per-condition models share the potential and differ in p0.
+    let model = |c: usize| -> serde_json::Value {
+        let f = d.join(format!(
+            "sel/model_best_generalization_half1_condition{c}.json"
+        ));
+        serde_json::from_slice(&std::fs::read(f).unwrap()).unwrap()
+    };
+    assert_eq!(model(0)["peq"], model(2)["peq"]);
+    assert_ne!(model(0)["p0"], model(2)["p0"]);
+
+    let fit_out = p("fit");
+    let mut args = vec!["fit", "--data", &data];
+    args.extend(["--out", &fit_out, "--iterations", "50", "--quiet"]);
+    args.extend(grid);
+    args.extend(fitted);
+    let (ok, _, err) = run(&args);
+    assert!(ok, "{err}");
+    assert!(d.join("fit/final_model_condition2.json").exists());
+
+    // One condition: --per-condition has nothing to keep apart.
+    let (ok, _, err) = run(&[
+        "simulate",
+        "--boundary",
+        "absorbing",
+        "--spikes",
+        "500",
+        "--out",
+        &p("one.json"),
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&[
+        "select",
+        "--data",
+        &p("one.json"),
+        "--out",
+        &p("x"),
+        "--per-condition",
+        "F0",
+    ]);
+    assert!(!ok);
+    one_error_line(&err, "--per-condition");
+    // Fitting F0 from an equilibrium --init model.
+    let init = d.join("sel/model_feature_consistency_half1_condition0.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&init).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("p0");
+    std::fs::write(d.join("eq.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    let (ok, _, err) = run(&[
+        "select",
+        "--data",
+        &p("data.json"),
+        "--out",
+        &p("y"),
+        "--init",
+        &p("eq.json"),
+        "--fit",
+        "F,F0",
+    ]);
+    assert!(!ok);
+    one_error_line(&err, "has no p0");
+    std::fs::remove_dir_all(&d).ok();
+}
