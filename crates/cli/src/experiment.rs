@@ -11,6 +11,7 @@
 //! file and the judgement of its selections, `summary` the merge and the summary figures.
 
 mod compare;
+mod decision;
 mod reselect;
 mod results;
 mod summary;
@@ -55,6 +56,9 @@ enum Which {
     /// Compare two runs of the same experiment sample by sample (e.g. two path methods):
     /// M*, the divergence between their selected models, evaluations and wall time.
     Compare(compare::CompareArgs),
+    /// Recovery on a simulated decision task: three conditions with one potential and a p0
+    /// each, absorbing bounds, five neurons (docs/guide.md, "Several task conditions").
+    Decision(decision::DecisionArgs),
     /// The paper's Fig. 3: one fit whose validation -log L is flat over a long stretch of models.
     Plateau(crate::plateau::PlateauArgs),
 }
@@ -140,6 +144,7 @@ pub fn run(cmd: ExperimentCommand) -> anyhow::Result<()> {
         Which::TripleWell(a) => run_experiment("triple-well", a),
         Which::FourWell(a) => run_experiment("four-well", a),
         Which::Plateau(a) => crate::plateau::run(a),
+        Which::Decision(a) => decision::run(a),
         Which::Compare(a) => compare::run(a),
         Which::Reselect(a) => reselect::run(a),
         Which::Merge(m) => {

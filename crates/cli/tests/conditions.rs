@@ -143,3 +143,46 @@ fn select_and_fit_several_conditions() {
     one_error_line(&err, "has no p0");
     std::fs::remove_dir_all(&d).ok();
 }
+
+#[test]
+fn the_decision_experiment_writes_its_result() {
+    let d = std::env::temp_dir().join(format!("lf-cli-decision-{}", std::process::id()));
+    std::fs::remove_dir_all(&d).ok();
+    let out = d.join("dec");
+    let out = out.to_str().unwrap();
+    let small = [
+        "--trials",
+        "20",
+        "--ne",
+        "16",
+        "--np",
+        "6",
+        "--nv",
+        "20",
+        "--iterations",
+        "200",
+        "--quiet",
+    ];
+    let mut args = vec!["experiment", "decision", "--out", out];
+    args.extend(small);
+    let (ok, stdout, err) = run(&args);
+    assert!(ok, "{err}");
+    assert!(stdout.contains("60 trials"), "{stdout}");
+    let result: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("dec/result.json")).unwrap()).unwrap();
+    for method in ["feature_consistency", "best_generalization"] {
+        for half in ["half1", "half2"] {
+            let r = &result[method][half];
+            assert!(r["peq_kl_to_truth"].as_f64().unwrap() >= 0.0);
+            assert_eq!(r["conditions"].as_array().unwrap().len(), 3);
+        }
+    }
+    assert!(d.join("dec/initial_densities.svg").exists());
+    assert!(d.join("dec/data.json").exists());
+    let mut args = vec!["experiment", "decision", "--out", out, "--max-seconds", "0"];
+    args.extend(small);
+    let (ok, _, err) = run(&args);
+    assert!(!ok);
+    one_error_line(&err, "--max-seconds");
+    std::fs::remove_dir_all(&d).ok();
+}

@@ -19,8 +19,8 @@ pub struct Evaluation {
     pub grad: ParamGradients,
     /// -log L of the validation data under the same model, if there are validation data.
     pub validation: Option<f64>,
-    /// Feature complexity of the model (1/4) int F^2 peq (of several conditions: the largest
-    /// of the conditions').
+    /// Feature complexity of the model (1/4) int F^2 peq, plus (1/4) int F0^2 p0 for a
+    /// non-stationary model; of several conditions, the mean over the conditions.
     pub feature_complexity: f64,
     /// The model's equilibrium density on the nodes (condition 0's).
     pub peq: Vec<f64>,
@@ -157,7 +157,9 @@ impl Setup {
         })
     }
 
-    /// Feature complexity (the largest of the conditions') and condition 0's peq.
+    /// Feature complexity and condition 0's peq. The complexity of one condition's model is
+    /// (1/4) int F^2 peq, plus (1/4) int F0^2 p0 for a non-stationary model (its p0's
+    /// features count too); of several conditions, the mean over the conditions.
     fn complexity_and_peq(
         &self,
         grid: &Grid,
@@ -167,21 +169,25 @@ impl Setup {
             Setup::One(l) => std::slice::from_ref(&**l),
             Setup::Several(l) => l.likelihoods(),
         };
-        let mut complexity = f64::NEG_INFINITY;
+        let mut total = 0.0;
         for (c, lik) in liks.iter().enumerate() {
             let own = params
                 .conditions
                 .as_ref()
-                .and_then(|k| c.checked_sub(1).and_then(|i| k.others.get(i)))
-                .and_then(|o| o.force.as_deref());
-            let force = own.unwrap_or(&params.force);
-            complexity = complexity.max(latentflow_likelihood::feature_complexity(
-                grid.w(),
-                lik.model().peq(),
-                force,
-            )?);
+                .and_then(|k| c.checked_sub(1).and_then(|i| k.others.get(i)));
+            let force = own
+                .and_then(|o| o.force.as_deref())
+                .unwrap_or(&params.force);
+            let model = lik.model();
+            total += latentflow_likelihood::feature_complexity(grid.w(), model.peq(), force)?;
+            let force0 = own
+                .and_then(|o| o.force0.as_deref())
+                .or(params.force0.as_deref());
+            if let (Some(f0), Some(p0)) = (force0, model.p0()) {
+                total += latentflow_likelihood::feature_complexity(grid.w(), p0, f0)?;
+            }
         }
-        Ok((complexity, liks[0].model().peq().to_vec()))
+        Ok((total / liks.len() as f64, liks[0].model().peq().to_vec()))
     }
 
     /// The eigenpairs to warm-start the next evaluation from (condition 0's).

@@ -6,7 +6,8 @@ use std::sync::Arc;
 
 use latentflow_data::SpikeData;
 use latentflow_likelihood::{
-    ConditionModels, GradRequest, Model, ModelParts, ParameterSharing, Sharing, peq_from_force,
+    ConditionModels, GradRequest, Model, ModelParts, ParameterSharing, Sharing, feature_complexity,
+    peq_from_force,
 };
 use latentflow_optim::{CheckpointConfig, Fit, FitConfig, Method, Params, SpikeProblem};
 use latentflow_spectral::{BandedSolver, BoundaryMode, Grid, GridSpec};
@@ -204,6 +205,23 @@ fn a_per_condition_p0_moves_as_in_its_own_conditions_fit() {
         close(fitted[c], f0, &format!("F0 of condition {c}"));
         assert_ne!(Some(f0), initial.force0.as_ref(), "F0 did not move");
     }
+    // The feature complexity of the initial model: the mean over the conditions of
+    // (1/4) int F^2 peq + (1/4) int F0^2 p0.
+    let expected: f64 = models
+        .models()
+        .iter()
+        .map(|m| {
+            let f0 = Params::from_model(m, false).unwrap().force0.unwrap();
+            feature_complexity(grid.w(), m.peq(), &m.force()).unwrap()
+                + feature_complexity(grid.w(), m.p0().unwrap(), &f0).unwrap()
+        })
+        .sum::<f64>()
+        / 3.0;
+    let first = several.path().records[0].feature_complexity;
+    assert!(
+        (first - expected).abs() < 1e-12 * expected,
+        "{first} vs {expected}"
+    );
     // Only the fitted p0 changed: the shared potential and D did not move.
     assert_eq!(params.force, models.models()[0].force());
 }
