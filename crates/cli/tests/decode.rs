@@ -3,29 +3,11 @@
 //! inputs (malformed files, a trial that does not exist, latent paths for another data set)
 //! fail with one error line that names the culprit.
 
+mod common;
+
+use common::{one_error_line, run};
+
 use std::path::PathBuf;
-use std::process::Command;
-
-fn run(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_latentflow"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-fn one_error_line(stderr: &str, needle: &str) {
-    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
-    assert_eq!(lines.len(), 1, "expected one line: {stderr}");
-    assert!(
-        lines[0].starts_with("error: ") && lines[0].contains(needle),
-        "{stderr}"
-    );
-}
 
 #[test]
 fn decode_writes_its_files_and_rejects_bad_inputs() {
