@@ -36,6 +36,10 @@ pub struct DecodeArgs {
     /// Trials to decode (0-based, comma separated; default: all).
     #[arg(long, value_delimiter = ',')]
     trials: Option<Vec<usize>>,
+    /// Decode only the trials of this task condition (with `--trials`: those of the listed
+    /// trials), e.g. with the model `select` wrote for that condition.
+    #[arg(long)]
+    condition: Option<u32>,
     /// How many of the decoded trials the figure shows.
     #[arg(long, default_value_t = 4)]
     figure_trials: usize,
@@ -104,6 +108,23 @@ pub fn run(args: DecodeArgs) -> anyhow::Result<()> {
             list.clone()
         }
         None => (0..data.num_trials()).collect(),
+    };
+    let chosen: Vec<usize> = match args.condition {
+        None => chosen,
+        Some(c) => {
+            let mine: Vec<usize> = chosen
+                .into_iter()
+                .filter(|&k| data.trials()[k].condition() == c)
+                .collect();
+            if mine.is_empty() {
+                bail!(
+                    "--condition {c}: no trial to decode has it ({} has {} conditions, numbered from 0)",
+                    args.data.display(),
+                    data.num_conditions()
+                );
+            }
+            mine
+        }
     };
     let truth = args
         .latent

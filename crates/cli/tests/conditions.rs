@@ -73,6 +73,41 @@ fn select_and_fit_several_conditions() {
     assert_eq!(model(0)["peq"], model(2)["peq"]);
     assert_ne!(model(0)["p0"], model(2)["p0"]);
 
+    // Decoding one condition's trials with that condition's model.
+    let model2 = p("sel/model_feature_consistency_half1_condition2.json");
+    let dec = p("dec");
+    let decode = |condition: &str| {
+        run(&[
+            "decode",
+            "--model",
+            &model2,
+            "--data",
+            &data,
+            "--out",
+            &dec,
+            "--condition",
+            condition,
+            "--no-viterbi",
+        ])
+    };
+    let (ok, _, err) = decode("2");
+    assert!(ok, "{err}");
+    let decoded: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("dec/decode.json")).unwrap()).unwrap();
+    let trials = decoded["trials"].as_array().unwrap();
+    let in_data: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&data).unwrap()).unwrap();
+    let of_condition_2 = in_data["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["condition"] == 2)
+        .count();
+    assert_eq!(trials.len(), of_condition_2);
+    let (ok, _, err) = decode("7");
+    assert!(!ok);
+    one_error_line(&err, "--condition 7");
+
     let fit_out = p("fit");
     let mut args = vec!["fit", "--data", &data];
     args.extend(["--out", &fit_out, "--iterations", "50", "--quiet"]);
