@@ -241,12 +241,7 @@ fn a_fit_of_several_conditions_resumes_bit_for_bit() {
     let base = FitConfig {
         iterations: 12,
         method: Method::Rkc(Default::default()),
-        // Every parameter but D (the path method cannot yet shrink gradient descent's own step
-        // when D's rate is too large for the data; gradient descent's backtracking can).
-        fit: GradRequest {
-            d: false,
-            ..GradRequest::ALL
-        },
+        fit: GradRequest::ALL,
         ..FitConfig::default()
     };
     let mut straight = fit(data.clone(), params.clone(), base.clone());

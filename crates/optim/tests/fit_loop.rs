@@ -198,7 +198,7 @@ fn backtracking_rescues_a_huge_learning_rate() {
         },
     )
     .unwrap();
-    let run = |force: f64, iterations: u64, guard: bool| {
+    let run = |force: f64, iterations: u64, guard: bool, method: Method| {
         let problem = SpikeProblem::new(
             g.clone(),
             BoundaryMode::Reflecting,
@@ -214,6 +214,7 @@ fn backtracking_rescues_a_huge_learning_rate() {
                 ..LearningRates::default()
             },
             backtracking: guard.then(Backtracking::default),
+            method,
             ..FitConfig::default()
         };
         let params = Params::from_model(&model, false).unwrap();
@@ -229,7 +230,8 @@ fn backtracking_rescues_a_huge_learning_rate() {
         let outcome = fit.run(&mut []);
         (outcome, fit.into_path())
     };
-    let (outcome, huge) = run(0.25, 150, true);
+    let gd = Method::GradientDescent;
+    let (outcome, huge) = run(0.25, 150, true, gd);
     outcome.unwrap();
     let r = &huge.records;
     let rejected: u32 = r.iter().map(|x| x.rejected_steps).sum();
@@ -239,7 +241,7 @@ fn backtracking_rescues_a_huge_learning_rate() {
     for w in r.windows(2) {
         assert!(w[1].train_neg_loglik <= w[0].train_neg_loglik + tolerance);
     }
-    let (outcome, sensible) = run(0.005, 1_500, true);
+    let (outcome, sensible) = run(0.005, 1_500, true, gd);
     outcome.unwrap();
     let (start, a, b) = (
         r[0].train_neg_loglik,
@@ -251,13 +253,30 @@ fn backtracking_rescues_a_huge_learning_rate() {
         a < start - 0.9 * (start - b),
         "huge rate: {start} -> {a}; default: {b}"
     );
-    let (_, unguarded) = run(0.25, 150, false);
+    let (_, unguarded) = run(0.25, 150, false, gd);
     let rise = unguarded
         .records
         .windows(2)
         .map(|w| w[1].train_neg_loglik - w[0].train_neg_loglik)
         .fold(0.0f64, f64::max);
     assert!(rise > 1.0, "unguarded, the largest rise is {rise}");
+    // The path method shortens gradient descent's own step the same way (and its paths with
+    // sensible rates, where the factor stays 1, are unchanged by it).
+    let (outcome, rkc) = run(0.25, 150, true, Method::Rkc(Default::default()));
+    outcome.unwrap();
+    let r = &rkc.records;
+    assert!(
+        r.iter()
+            .any(|x| x.step_factor < 1.0 && x.rejected_steps > 0)
+    );
+    for w in r.windows(2) {
+        assert!(w[1].train_neg_loglik <= w[0].train_neg_loglik + tolerance);
+    }
+    let a = r.last().unwrap().train_neg_loglik;
+    assert!(
+        a < start - 0.9 * (start - b),
+        "huge rate, path method: {start} -> {a}; default: {b}"
+    );
 }
 
 /// Settings are checked when a fit is made, not clamped.

@@ -12,7 +12,8 @@ use crate::{IterationRecord, OptimError, ParamGradients, Params, Problem};
 
 impl<P: Problem> Fit<P> {
     /// The parameters' velocity along the flow gradient descent follows: one full step of
-    /// gradient descent from `params` (gradient `grad`), in flow coordinates.
+    /// gradient descent from `params` (gradient `grad`), in flow coordinates, with the learning
+    /// rates times the step factor (1 unless gradient descent's own step had to be shortened).
     fn velocity(&self, params: &Params, grad: &ParamGradients) -> Result<Vec<f64>, OptimError> {
         let c = &self.config;
         let scale = c.learning_rates.scale;
@@ -26,7 +27,7 @@ impl<P: Problem> Fit<P> {
             &c.learning_rates,
             &c.floors,
             &self.problem.spike_counts(None),
-            1.0,
+            self.state.step_factor,
         )?;
         let (y0, y1) = (
             flow_coordinates(params, c.fit, scale)?,
@@ -46,6 +47,15 @@ impl<P: Problem> Fit<P> {
             _ => return Ok(None),
         };
         self.velocity(&params, &grad).map(Some)
+    }
+
+    /// Sets the step factor to `factor`, scaling the flow's spectral radius with it (the
+    /// velocity is linear in the factor).
+    fn set_step_factor(&mut self, factor: f64) {
+        if let Some(r) = self.state.rkc.as_mut() {
+            r.radius *= factor / self.state.step_factor;
+        }
+        self.state.step_factor = factor;
     }
 
     /// One RKC step of `h` iterations from `from` (for h = 1 the gradient-descent step): the
@@ -194,6 +204,16 @@ impl<P: Problem> Fit<P> {
                 None => 0.25 * h as f64,
             };
             shorter = if h > 1 { shorter.max(1.0) } else { 0.0 };
+            // Gradient descent's own step too long: shorten it as gradient descent's
+            // backtracking does, by lowering the learning rates (the radius scales with them).
+            if shorter < 1.0
+                && let Some(bt) = self.config.backtracking
+                && self.state.step_factor * bt.shrink >= bt.min_factor
+            {
+                self.set_step_factor(self.state.step_factor * bt.shrink);
+                self.state.accepted_in_a_row = 0;
+                shorter = 1.0;
+            }
             // Instability shows as a large error: estimate the radius afresh.
             let v = self.velocity(&accepted.params, &accepted.grad)?;
             self.estimate_radius(&accepted.params, &v, 10)?;
@@ -227,6 +247,19 @@ impl<P: Problem> Fit<P> {
         let first = self.state.accepted.as_ref().map_or(0, |a| a.iteration + 1);
         let base = self.state.params.clone();
         self.keep(record, &base, eval.peq, first);
+        // As gradient descent's backtracking: the rates double back after enough accepted
+        // steps in a row.
+        if let Some(bt) = self.config.backtracking
+            && self.state.step_factor < 1.0
+        {
+            if rejected == 0 {
+                self.state.accepted_in_a_row += 1;
+            }
+            if bt.regrow_after > 0 && self.state.accepted_in_a_row >= bt.regrow_after {
+                self.set_step_factor((2.0 * self.state.step_factor).min(1.0));
+                self.state.accepted_in_a_row = 0;
+            }
+        }
         let state = self.state.rkc.get_or_insert_with(|| RkcState {
             step: 1.0,
             ..RkcState::default()
