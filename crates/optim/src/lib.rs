@@ -2,7 +2,9 @@
 //! rules ([`Method`]: gradient descent, Adam) and the loop that runs them ([`Fit`]), kept apart
 //! as in argmin. The loop records training and validation -log L and the feature complexity
 //! every iteration, keeps models on a log-spaced schedule in a [`FitPath`] (what model
-//! selection reads), checkpoints atomically and resumes bit-identically.
+//! selection reads), checkpoints atomically and resumes bit-identically. A fit over several task
+//! conditions starts from [`Params::from_models`] (which parameters the conditions share and
+//! which each keeps: docs/method.md §12); the loop is the same.
 //!
 //! ```
 //! use latentflow_data::{SpikeData, Trial};
