@@ -1,11 +1,11 @@
 //! The `latentflow` command-line tool.
 
+mod condition_figures;
 mod decode;
 mod demo;
 mod experiment;
 mod fit;
 mod init;
-mod initial_densities;
 mod loglik;
 mod output;
 mod plateau;

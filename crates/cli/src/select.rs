@@ -243,8 +243,8 @@ pub fn run_pipeline(
             ),
         );
         map.insert("wall_seconds".into(), json!(start.elapsed().as_secs_f64()));
-        if let Some(p0) = crate::initial_densities::write(&result, &init.grid, truth_p0, out)? {
-            map.insert("initial_densities".into(), p0);
+        for (key, value) in crate::condition_figures::write(&result, &init.grid, truth_p0, out)? {
+            map.insert(key.into(), value);
         }
     }
     let report = report::pipeline_report(&result, &init.grid, truth, extra, out)?;

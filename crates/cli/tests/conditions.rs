@@ -73,6 +73,24 @@ fn select_and_fit_several_conditions() {
     assert_eq!(model(0)["peq"], model(2)["peq"]);
     assert_ne!(model(0)["p0"], model(2)["p0"]);
 
+    // A potential per condition too: each condition's potential gets its own panel.
+    let sel_f = p("sel-f");
+    let mut args = vec!["select", "--data", &data, "--out", &sel_f];
+    args.extend(["--iterations", "100", "--quiet", "--fit", "F,F0"]);
+    args.extend(["--per-condition", "F,F0"]);
+    args.extend(grid);
+    let (ok, _, err) = run(&args);
+    assert!(ok, "{err}");
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("sel-f/report.json")).unwrap()).unwrap();
+    let peqs = &report["condition_potentials"]["best_generalization"]["half1"];
+    assert_eq!(peqs.as_array().unwrap().len(), 3);
+    assert_ne!(peqs[0], peqs[2]);
+    assert!(d.join("sel-f/condition_potentials.png").exists());
+    assert!(report.get("condition_potentials").is_some());
+    // Shared potential: no such figure.
+    assert!(!d.join("sel/condition_potentials.png").exists());
+
     // Decoding one condition's trials with that condition's model.
     let model2 = p("sel/model_feature_consistency_half1_condition2.json");
     let dec = p("dec");
