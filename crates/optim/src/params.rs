@@ -211,14 +211,27 @@ impl Params {
                         k + 1
                     )));
                 }
-                let force = o.force.as_deref().unwrap_or(&self.force);
-                let force0 = o.force0.as_deref().or(self.force0.as_deref());
+                let (force, force0) = self.forces_of(k + 1);
                 let rates = o.rates.as_ref().unwrap_or(&self.rates);
                 let d = o.d.unwrap_or(self.d);
                 models.push(model_of(grid, boundary, force, d, force0, rates)?);
             }
         }
         Ok(ConditionModels::new(models, sharing)?)
+    }
+
+    /// Condition `c`'s F and F0: its own where it keeps them, else condition 0's (the
+    /// fields). A condition beyond the last gets condition 0's.
+    pub fn forces_of(&self, c: usize) -> (&[f64], Option<&[f64]>) {
+        let own = self
+            .conditions
+            .as_ref()
+            .and_then(|k| c.checked_sub(1).and_then(|i| k.others.get(i)));
+        (
+            own.and_then(|o| o.force.as_deref()).unwrap_or(&self.force),
+            own.and_then(|o| o.force0.as_deref())
+                .or(self.force0.as_deref()),
+        )
     }
 
     /// True if every number is finite.

@@ -171,18 +171,9 @@ impl Setup {
         };
         let mut total = 0.0;
         for (c, lik) in liks.iter().enumerate() {
-            let own = params
-                .conditions
-                .as_ref()
-                .and_then(|k| c.checked_sub(1).and_then(|i| k.others.get(i)));
-            let force = own
-                .and_then(|o| o.force.as_deref())
-                .unwrap_or(&params.force);
+            let (force, force0) = params.forces_of(c);
             let model = lik.model();
             total += latentflow_likelihood::feature_complexity(grid.w(), model.peq(), force)?;
-            let force0 = own
-                .and_then(|o| o.force0.as_deref())
-                .or(params.force0.as_deref());
             if let (Some(f0), Some(p0)) = (force0, model.p0()) {
                 total += latentflow_likelihood::feature_complexity(grid.w(), p0, f0)?;
             }
