@@ -16,8 +16,9 @@ use crate::{FitConfig, FitState, OptimError, Problem, SavedModel};
 /// Format tag at the start of every checkpoint file: "LFCKPT" and a two-digit format version
 /// (02: the fit state carries the step control; 03: evaluations and the RKC state; 04: a
 /// fingerprint of the problem and settings, a CRC-32 of the body at the end, the saved models
-/// in a models file; 05: parameters and gradients of several conditions).
-const MAGIC: &[u8; 8] = b"LFCKPT05";
+/// in a models file; 05: parameters and gradients of several conditions; 06: an RKC fit's state is
+/// its last accepted, evaluated model, not a proposal still to be evaluated).
+const MAGIC: &[u8; 8] = b"LFCKPT06";
 
 /// What a checkpoint holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]

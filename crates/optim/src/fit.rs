@@ -41,7 +41,7 @@ pub struct AcceptedPoint {
 /// the method's state, the step control's state, the path so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FitState {
-    /// Next iteration to run.
+    /// Next iteration to run (for the RKC method: the iteration of its last accepted model).
     pub iteration: u64,
     /// Parameters of that iteration.
     pub params: Params,
@@ -52,7 +52,9 @@ pub struct FitState {
     pub step_factor: f64,
     /// Steps accepted in a row since the factor last changed.
     pub accepted_in_a_row: u64,
-    /// The model `params` was stepped from (`None` at iteration 0).
+    /// The last accepted model: with gradient descent the model `params` was stepped from
+    /// (`None` at iteration 0 and without backtracking); with the RKC method `params` itself,
+    /// evaluated (`None` before the first evaluation).
     pub accepted: Option<AcceptedPoint>,
     /// Gradient evaluations so far (all of them: rejected steps, inner stages).
     pub evaluations: u64,
@@ -204,11 +206,11 @@ impl<P: Problem> Fit<P> {
         Some(idx)
     }
 
-    /// Evaluates the current parameters (with the paper's code's sign error when the settings
+    /// Evaluates `params` (with the paper's code's sign error when the settings
     /// ask for it, [`crate::V1SignTerm`]); an evaluation that fails or gives a non-finite value
     /// or gradient is an `Err` with the reason.
-    fn evaluate(&mut self, batch: Option<&[usize]>) -> Result<Evaluation, String> {
-        let (params, fit) = (&self.state.params, self.config.fit);
+    fn evaluate(&mut self, params: &Params, batch: Option<&[usize]>) -> Result<Evaluation, String> {
+        let fit = self.config.fit;
         let eval = match self.config.v1_sign_term {
             Some(v1) if v1.negated(self.state.iteration) => self
                 .problem
@@ -280,9 +282,10 @@ impl<P: Problem> Fit<P> {
         Ok(next)
     }
 
-    /// Runs one step: evaluate the current model, record it, save it on schedule, step on.
-    /// Gradient descent and Adam step one iteration; [`Method::Rkc`] steps as many as its
-    /// error control allows. See [`Fit::run_until`].
+    /// Runs one step. Gradient descent and Adam evaluate the current model, record it (and
+    /// save it on schedule) and step one iteration; [`Method::Rkc`] steps as many iterations as
+    /// its error control allows and records the step's end (and the saved iterations it
+    /// passed). See [`Fit::run_until`].
     pub fn step(&mut self) -> Result<IterationRecord, OptimError> {
         self.step_before(self.config.iterations)
     }
@@ -313,7 +316,8 @@ impl<P: Problem> Fit<P> {
         );
         let mut rejected = 0u32;
         let eval = loop {
-            let outcome = self.evaluate(batch.as_deref());
+            let params = self.state.params.clone();
+            let outcome = self.evaluate(&params, batch.as_deref());
             self.state.evaluations += 1;
             let (Some(bt), Some(accepted)) = (guard, &self.state.accepted) else {
                 match outcome {
@@ -364,7 +368,7 @@ impl<P: Problem> Fit<P> {
             self.state.params = retry?;
             self.state.method_state = method_state;
         };
-        let record = self.record(&eval, rejected);
+        let record = self.record_at(i, &eval, rejected);
         if guard.is_some() && rejected == 0 && i > 0 {
             self.state.accepted_in_a_row += 1;
         }
@@ -391,7 +395,7 @@ impl<P: Problem> Fit<P> {
                 "the update produced non-finite parameters".into(),
             ));
         }
-        self.keep(record, &base, eval.peq, i);
+        self.keep(record, &base, eval.peq);
         let before_step = std::mem::replace(&mut self.state.method_state, method_state);
         self.state.accepted = guard.map(|_| AcceptedPoint {
             iteration: i,
@@ -405,10 +409,11 @@ impl<P: Problem> Fit<P> {
         Ok(record)
     }
 
-    /// The record of the current model, evaluated as `eval` after `rejected` rejected steps.
-    fn record(&self, eval: &Evaluation, rejected: u32) -> IterationRecord {
+    /// The record of the model of `iteration`, evaluated as `eval` after `rejected` rejected
+    /// steps.
+    fn record_at(&self, iteration: u64, eval: &Evaluation, rejected: u32) -> IterationRecord {
         IterationRecord {
-            iteration: self.state.iteration,
+            iteration,
             train_neg_loglik: eval.value,
             validation_neg_loglik: eval.validation,
             feature_complexity: eval.feature_complexity,
@@ -419,11 +424,9 @@ impl<P: Problem> Fit<P> {
     }
 
     /// Appends `record` to the path, and the model (`params`, `peq`) if the save schedule
-    /// keeps any iteration in `(from, record.iteration]` (`from` = the previous record's
-    /// iteration; every iteration from 0 for the first record).
-    fn keep(&mut self, record: IterationRecord, params: &Params, peq: Vec<f64>, first: u64) {
-        let save = self.config.save;
-        if (first..=record.iteration).any(|i| save.saves(i)) {
+    /// keeps its iteration.
+    fn keep(&mut self, record: IterationRecord, params: &Params, peq: Vec<f64>) {
+        if self.config.save.saves(record.iteration) {
             self.state.path.models.push(SavedModel {
                 record,
                 params: params.clone(),

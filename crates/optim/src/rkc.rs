@@ -11,8 +11,8 @@
 //! the spectral radius of v's Jacobian: evaluations per iteration fall like 1 / sqrt(h). The
 //! step h is chosen by a local error estimate, so the path follows the flow to a tolerance
 //! (where that asks for h < 1 — the fast start of a fit — it takes gradient descent's own
-//! steps of one iteration),
-//! and never passes an iteration the save schedule keeps: the path keeps models as densely as
+//! steps of one iteration). A step may pass iterations the save schedule keeps: their models
+//! are interpolated within the step and evaluated, so the path keeps models as densely as
 //! gradient descent's.
 
 use serde::{Deserialize, Serialize};

@@ -1,7 +1,7 @@
 //! The RKC step of the fit loop ([`crate::Rkc`], method.md §5): the velocity of the flow
 //! gradient descent follows, the spectral-radius estimate that sets the stages, and one
-//! error-controlled step that never passes a saved iteration or the limit it is given (the end
-//! of the run or the next early-stop check).
+//! error-controlled step that never passes the limit it is given (the end of the run or the
+//! next early-stop check), with the saved iterations it passes interpolated.
 
 use latentflow_spectral::norm;
 
@@ -138,115 +138,140 @@ impl<P: Problem> Fit<P> {
         Ok(())
     }
 
-    /// One step of the RKC path method: evaluates the proposed model; if the step that led
-    /// to it fails the error control (or raises the training -log L by more than the
-    /// backtracking tolerance, or cannot be evaluated) it is taken again, shorter, from the
-    /// last accepted model; then records the model and proposes the next one, at most at
-    /// iteration `limit`.
+    /// One step of the RKC path method from the last accepted model (on the first call, the
+    /// initial model, evaluated and recorded first), ending at most at iteration `limit`: the
+    /// proposed model is evaluated; if the step fails the error control (or raises the training
+    /// -log L by more than the backtracking tolerance, or cannot be evaluated) it is taken
+    /// again, shorter. Once accepted, the models of the saved iterations the step passed are
+    /// interpolated (the cubic through both ends and their velocities), evaluated and kept, then
+    /// the step's end is recorded and becomes the accepted model.
     pub(super) fn step_rkc(&mut self, rkc: Rkc, limit: u64) -> Result<IterationRecord, OptimError> {
+        let here = match self.state.accepted.take() {
+            Some(here) => here,
+            None => self.start_rkc()?,
+        };
+        let t = here.iteration;
+        // Past the configured end (a caller stepping on), the next step is one iteration.
+        let limit = limit.max(t + 1);
         let before = (
-            self.state.params.clone(),
-            self.state.iteration,
             self.state.rkc.clone(),
+            self.state.step_factor,
+            self.state.accepted_in_a_row,
         );
+        let result = self.rkc_step_from(rkc, &here, limit);
+        if result.is_err() {
+            // Keep the last good state: the accepted model.
+            (
+                self.state.rkc,
+                self.state.step_factor,
+                self.state.accepted_in_a_row,
+            ) = before;
+            self.state.accepted = Some(here);
+        }
+        result
+    }
+
+    /// Evaluates and records the initial model: the first accepted point.
+    fn start_rkc(&mut self) -> Result<AcceptedPoint, OptimError> {
+        let params = self.state.params.clone();
+        let outcome = self.evaluate(&params, None);
+        self.state.evaluations += 1;
+        let eval = outcome.map_err(|reason| diverged(self.state.iteration, reason))?;
+        let record = self.record_at(self.state.iteration, &eval, 0);
+        self.keep(record, &params, eval.peq);
+        Ok(AcceptedPoint {
+            iteration: self.state.iteration,
+            params,
+            method_state: MethodState::default(),
+            value: eval.value,
+            grad: eval.grad,
+        })
+    }
+
+    /// [`Fit::step_rkc`] from the accepted model `here` (iteration < `limit`).
+    fn rkc_step_from(
+        &mut self,
+        rkc: Rkc,
+        here: &AcceptedPoint,
+        limit: u64,
+    ) -> Result<IterationRecord, OptimError> {
+        let t = here.iteration;
+        let state = self.state.rkc.get_or_insert_with(|| RkcState {
+            step: 1.0,
+            ..RkcState::default()
+        });
+        let due = state.radius == 0.0 || state.since_radius >= rkc.radius_every;
+        let mut h = state.step.min((limit - t) as f64).max(1.0) as u64;
+        let mut v0 = self.velocity(&here.params, &here.grad)?;
+        if due {
+            self.estimate_radius(&here.params, &v0, if t == 0 { 20 } else { 5 })?;
+        }
         let rise = self.config.backtracking.map(|b| b.tolerance);
+        let scale = self.config.learning_rates.scale;
+        let y0 = flow_coordinates(&here.params, self.config.fit, scale)?;
         let mut rejected = 0u32;
-        let mut step_error = None;
-        let eval = loop {
-            let outcome = self.evaluate(None);
+        let mut last_reason = String::new();
+        let (proposal, eval, v1, err) = loop {
+            let Some(proposal) = self.proposal_from(here, &mut h, &last_reason)? else {
+                continue;
+            };
+            let outcome = self.evaluate(&proposal, None);
             self.state.evaluations += 1;
-            let Some(accepted) = self.state.accepted.take() else {
-                match outcome {
-                    Ok(eval) => break eval,
-                    Err(reason) => return Err(diverged(self.state.iteration, reason)),
-                }
-            };
-            let h = self.state.iteration - accepted.iteration;
-            let (reason, err) = match &outcome {
-                Err(reason) => (Some(reason.clone()), None),
+            let (reason, err) = match outcome {
+                Err(reason) => (reason, None),
                 Ok(e) => {
-                    let c = &self.config;
-                    let scale = c.learning_rates.scale;
-                    let err = error_norm(
-                        &flow_coordinates(&accepted.params, c.fit, scale)?,
-                        &flow_coordinates(&self.state.params, c.fit, scale)?,
-                        &self.velocity(&accepted.params, &accepted.grad)?,
-                        &self.velocity(&self.state.params, &e.grad)?,
-                        h as f64,
-                        rkc.tolerance,
-                    );
+                    let y1 = flow_coordinates(&proposal, self.config.fit, scale)?;
+                    let v1 = self.velocity(&proposal, &e.grad)?;
+                    let err = error_norm(&y0, &y1, &v0, &v1, h as f64, rkc.tolerance);
                     // A step of one iteration is gradient descent's: never too long.
-                    let reason = if err > 1.0 && h > 1 {
-                        Some(format!("local error {err:.2} times the tolerance"))
+                    if err > 1.0 && h > 1 {
+                        (
+                            format!("local error {err:.2} times the tolerance"),
+                            Some(err),
+                        )
                     } else if let Some(tol) = rise
-                        && e.value > accepted.value + tol
+                        && e.value > here.value + tol
                     {
-                        Some(format!(
-                            "the training -log L rose by {:.3} nats",
-                            e.value - accepted.value
-                        ))
+                        let r = e.value - here.value;
+                        (
+                            format!("the training -log L rose by {r:.3} nats"),
+                            Some(err),
+                        )
                     } else {
-                        None
-                    };
-                    (reason, Some(err))
+                        break (proposal, e, v1, err);
+                    }
                 }
-            };
-            let Some(reason) = reason else {
-                step_error = err.map(|e| (h, e));
-                self.state.accepted = Some(accepted);
-                break outcome.expect("accepted above");
             };
             rejected += 1;
+            last_reason = reason;
             // Shorter, down to gradient descent's single iteration; a failed single
             // iteration ends the fit.
-            let mut shorter = match err {
+            let shorter = match err {
                 Some(err) => next_step(h as f64, err).min(0.5 * h as f64),
                 None => 0.25 * h as f64,
             };
-            shorter = if h > 1 { shorter.max(1.0) } else { 0.0 };
+            h = if h > 1 { shorter.max(1.0) as u64 } else { 0 };
             // Gradient descent's own step too long: shorten it as gradient descent's
             // backtracking does, by lowering the learning rates (the radius scales with them).
-            if shorter < 1.0
+            if h == 0
                 && let Some(bt) = self.config.backtracking
                 && self.state.step_factor * bt.shrink >= bt.min_factor
             {
                 self.set_step_factor(self.state.step_factor * bt.shrink);
                 self.state.accepted_in_a_row = 0;
-                shorter = 1.0;
+                h = 1;
             }
-            // Instability shows as a large error: estimate the radius afresh.
-            let v = self.velocity(&accepted.params, &accepted.grad)?;
-            self.estimate_radius(&accepted.params, &v, 10)?;
-            let proposal = loop {
-                if shorter < 1.0 {
-                    (self.state.params, self.state.iteration, self.state.rkc) = before;
-                    self.state.accepted = Some(accepted);
-                    return Err(diverged(
-                        self.state.iteration,
-                        format!(
-                            "the path method finds no step from the model of iteration {} \
-                             (last try: {reason})",
-                            self.state.accepted.as_ref().map_or(0, |a| a.iteration)
-                        ),
-                    ));
-                }
-                match self.rkc_proposal(&accepted, shorter as u64)? {
-                    Some(p) => break p,
-                    None if shorter > 1.0 => shorter = (0.25 * shorter).max(1.0),
-                    None => shorter = 0.0,
-                }
-            };
-            self.state.params = proposal;
-            self.state.iteration = accepted.iteration + shorter as u64;
-            self.state.accepted = Some(accepted);
+            // Instability shows as a large error: estimate the radius afresh (the velocity
+            // scales with the step factor).
+            v0 = self.velocity(&here.params, &here.grad)?;
+            self.estimate_radius(&here.params, &v0, 10)?;
         };
-        let t = self.state.iteration;
-        // Past the configured end (a caller stepping on), the next step is one iteration.
-        let limit = limit.max(t + 1);
-        let record = self.record(&eval, rejected);
-        let first = self.state.accepted.as_ref().map_or(0, |a| a.iteration + 1);
-        let base = self.state.params.clone();
-        self.keep(record, &base, eval.peq, first);
+        let t1 = t + h;
+        for (record, params, peq) in self.interpolated(here, &y0, &v0, &proposal, &v1, t1)? {
+            self.keep(record, &params, peq);
+        }
+        let record = self.record_at(t1, &eval, rejected);
+        self.keep(record, &proposal, eval.peq);
         // As gradient descent's backtracking: the rates double back after enough accepted
         // steps in a row.
         if let Some(bt) = self.config.backtracking
@@ -260,44 +285,94 @@ impl<P: Problem> Fit<P> {
                 self.state.accepted_in_a_row = 0;
             }
         }
-        let state = self.state.rkc.get_or_insert_with(|| RkcState {
-            step: 1.0,
-            ..RkcState::default()
-        });
-        if let Some((h, err)) = step_error {
-            state.step = next_step(h as f64, err);
-        }
+        let state = self.state.rkc.as_mut().expect("set above");
+        state.step = next_step(h as f64, err);
         state.since_radius += 1;
-        let due = state.radius == 0.0 || state.since_radius >= rkc.radius_every;
-        let save = self.config.save;
-        let next_save = (t + 1..limit).find(|&i| save.saves(i)).unwrap_or(limit);
-        let mut h = state.step.min((next_save - t) as f64).max(1.0);
-        let here = AcceptedPoint {
-            iteration: t,
-            params: base,
+        self.state.params = proposal.clone();
+        self.state.iteration = t1;
+        self.state.accepted = Some(AcceptedPoint {
+            iteration: t1,
+            params: proposal,
             method_state: MethodState::default(),
             value: eval.value,
             grad: eval.grad,
-        };
-        if due {
-            let v = self.velocity(&here.params, &here.grad)?;
-            self.estimate_radius(&here.params, &v, if t == 0 { 20 } else { 5 })?;
-        }
-        let proposal = loop {
-            match self.rkc_proposal(&here, h as u64)? {
-                Some(p) => break p,
-                None if h > 1.0 => h = (0.25 * h).max(1.0),
-                None => {
-                    return Err(diverged(
-                        t,
-                        "the path method cannot evaluate any step from this model".into(),
-                    ));
-                }
-            }
-        };
-        self.state.params = proposal;
-        self.state.iteration = t + h as u64;
-        self.state.accepted = Some(here);
+        });
         Ok(record)
     }
+
+    /// The proposal of a step of `h` iterations from `from`; a proposal that cannot be
+    /// evaluated inside is retried with a quarter of the step (`Ok(None)`, `h` shortened), and
+    /// `h` = 0 (no step left) is an error naming `last_reason`.
+    fn proposal_from(
+        &mut self,
+        from: &AcceptedPoint,
+        h: &mut u64,
+        last_reason: &str,
+    ) -> Result<Option<Params>, OptimError> {
+        if *h == 0 {
+            let why = if last_reason.is_empty() {
+                "no step can be evaluated".to_string()
+            } else {
+                format!("last try: {last_reason}")
+            };
+            return Err(diverged(
+                from.iteration,
+                format!(
+                    "the path method finds no step from the model of iteration {} ({why})",
+                    from.iteration
+                ),
+            ));
+        }
+        let proposal = self.rkc_proposal(from, *h)?;
+        if proposal.is_none() {
+            *h = if *h > 1 { (*h / 4).max(1) } else { 0 };
+        }
+        Ok(proposal)
+    }
+
+    /// The records and models (with their peq) of the saved iterations strictly between the
+    /// accepted model `from` (flow coordinates `y0`, velocity `v0`) and the step's end `to`
+    /// (velocity `v1`) at iteration `t1`: cubic Hermite interpolation in flow coordinates,
+    /// whose error is of the order of the step's own, then evaluated.
+    fn interpolated(
+        &mut self,
+        from: &AcceptedPoint,
+        y0: &[f64],
+        v0: &[f64],
+        to: &Params,
+        v1: &[f64],
+        t1: u64,
+    ) -> Result<Vec<(IterationRecord, Params, Vec<f64>)>, OptimError> {
+        let (t0, save) = (from.iteration, self.config.save);
+        let c = &self.config;
+        let (fit, scale, floors) = (c.fit, c.learning_rates.scale, c.floors);
+        let y1 = flow_coordinates(to, fit, scale)?;
+        let h = (t1 - t0) as f64;
+        let mut kept = Vec::new();
+        for i in (t0 + 1..t1).filter(|&i| save.saves(i)) {
+            let y = hermite(y0, v0, &y1, v1, h, (i - t0) as f64 / h);
+            let params = with_flow_coordinates(&from.params, fit, scale, &floors, &y)?;
+            let outcome = self.evaluate(&params, None);
+            self.state.evaluations += 1;
+            let eval = outcome.map_err(|reason| {
+                diverged(
+                    t0,
+                    format!("the path method cannot evaluate its model of iteration {i}: {reason}"),
+                )
+            })?;
+            kept.push((self.record_at(i, &eval, 0), params, eval.peq));
+        }
+        Ok(kept)
+    }
+}
+
+/// The cubic Hermite interpolant at `theta` in [0, 1] of a step of `h` iterations from `y0`
+/// (velocity `v0`, per iteration) to `y1` (velocity `v1`).
+fn hermite(y0: &[f64], v0: &[f64], y1: &[f64], v1: &[f64], h: f64, theta: f64) -> Vec<f64> {
+    let (t2, t3) = (theta * theta, theta * theta * theta);
+    let (a0, b0) = (2.0 * t3 - 3.0 * t2 + 1.0, h * (t3 - 2.0 * t2 + theta));
+    let (a1, b1) = (3.0 * t2 - 2.0 * t3, h * (t3 - t2));
+    (0..y0.len())
+        .map(|k| a0 * y0[k] + b0 * v0[k] + a1 * y1[k] + b1 * v1[k])
+        .collect()
 }
