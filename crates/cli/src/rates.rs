@@ -25,7 +25,8 @@ pub struct StepArgs {
     pub absolute_lr: bool,
     /// How the descent path is followed: `rkc` (the default), gradient descent's path by a
     /// Runge–Kutta–Chebyshev integrator with error control (one record per step of many
-    /// iterations, far fewer gradient evaluations on long paths, the same selected models);
+    /// iterations and per saved iteration it passes, far fewer gradient evaluations on long
+    /// paths, the same selected models);
     /// `gd`, plain gradient descent (one evaluation per iteration, the paper's method, and the
     /// default with --v1-sign-term); `adam`, Adam instead of gradient descent (a different
     /// path).

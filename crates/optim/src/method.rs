@@ -24,7 +24,7 @@ pub enum Method {
     },
     /// The path of gradient descent (same learning rates), followed by the
     /// Runge–Kutta–Chebyshev integrator of its gradient flow: one record per step of many
-    /// iterations ([`Rkc`]).
+    /// iterations and per saved iteration the step passes ([`Rkc`]).
     Rkc(Rkc),
 }
 
