@@ -50,8 +50,10 @@ fn select_and_fit_several_conditions() {
     args.extend(fitted);
     let (ok, _, err) = run(&args);
     assert!(ok, "{err}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("sel/report.json")).unwrap()).unwrap();
+    let report_of = |out: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(d.join(out).join("report.json")).unwrap()).unwrap()
+    };
+    let report = report_of("sel");
     let p0 = &report["initial_densities"]["feature_consistency"]["half1"];
     assert_eq!(p0.as_array().unwrap().len(), 3, "one p0 per condition");
     assert!(d.join("sel/initial_densities.png").exists());
@@ -81,8 +83,7 @@ fn select_and_fit_several_conditions() {
     args.extend(grid);
     let (ok, _, err) = run(&args);
     assert!(ok, "{err}");
-    let report: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(d.join("sel-f/report.json")).unwrap()).unwrap();
+    let report = report_of("sel-f");
     let peqs = &report["condition_potentials"]["best_generalization"]["half1"];
     assert_eq!(peqs.as_array().unwrap().len(), 3);
     assert_ne!(peqs[0], peqs[2]);

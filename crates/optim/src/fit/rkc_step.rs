@@ -211,7 +211,7 @@ impl<P: Problem> Fit<P> {
         let y0 = flow_coordinates(&here.params, self.config.fit, scale)?;
         let mut rejected = 0u32;
         let mut last_reason = String::new();
-        let (proposal, eval, v1, err) = loop {
+        let (proposal, eval, y1, v1, err) = loop {
             let Some(proposal) = self.proposal_from(here, &mut h, &last_reason)? else {
                 continue;
             };
@@ -238,7 +238,7 @@ impl<P: Problem> Fit<P> {
                             Some(err),
                         )
                     } else {
-                        break (proposal, e, v1, err);
+                        break (proposal, e, y1, v1, err);
                     }
                 }
             };
@@ -267,7 +267,7 @@ impl<P: Problem> Fit<P> {
             self.estimate_radius(&here.params, &v0, 10)?;
         };
         let t1 = t + h;
-        for (record, params, peq) in self.interpolated(here, &y0, &v0, &proposal, &v1, t1)? {
+        for (record, params, peq) in self.interpolated(here, &y0, &v0, &y1, &v1, t1)? {
             self.keep(record, &params, peq);
         }
         let record = self.record_at(t1, &eval, rejected);
@@ -331,26 +331,25 @@ impl<P: Problem> Fit<P> {
     }
 
     /// The records and models (with their peq) of the saved iterations strictly between the
-    /// accepted model `from` (flow coordinates `y0`, velocity `v0`) and the step's end `to`
-    /// (velocity `v1`) at iteration `t1`: cubic Hermite interpolation in flow coordinates,
+    /// accepted model `from` (flow coordinates `y0`, velocity `v0`) and the step's end (`y1`,
+    /// `v1`) at iteration `t1`: cubic Hermite interpolation in flow coordinates,
     /// whose error is of the order of the step's own, then evaluated.
     fn interpolated(
         &mut self,
         from: &AcceptedPoint,
         y0: &[f64],
         v0: &[f64],
-        to: &Params,
+        y1: &[f64],
         v1: &[f64],
         t1: u64,
     ) -> Result<Vec<(IterationRecord, Params, Vec<f64>)>, OptimError> {
         let (t0, save) = (from.iteration, self.config.save);
         let c = &self.config;
         let (fit, scale, floors) = (c.fit, c.learning_rates.scale, c.floors);
-        let y1 = flow_coordinates(to, fit, scale)?;
         let h = (t1 - t0) as f64;
         let mut kept = Vec::new();
         for i in (t0 + 1..t1).filter(|&i| save.saves(i)) {
-            let y = hermite(y0, v0, &y1, v1, h, (i - t0) as f64 / h);
+            let y = hermite(y0, v0, y1, v1, h, (i - t0) as f64 / h);
             let params = with_flow_coordinates(&from.params, fit, scale, &floors, &y)?;
             let outcome = self.evaluate(&params, None);
             self.state.evaluations += 1;
