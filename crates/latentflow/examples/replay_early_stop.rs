@@ -57,8 +57,8 @@ fn replay(dir: &Path) -> Result<(), Failure> {
     let ran = p1.records.len() as u64;
     // The experiments fit F only (fixed tuning), so the halves are compared as fitted.
     let points = [
-        path_points(&grid, &p1, Orientation::AsFitted)?,
-        path_points(&grid, &p2, Orientation::AsFitted)?,
+        path_points(&grid, &p1.models, Orientation::AsFitted)?,
+        path_points(&grid, &p2.models, Orientation::AsFitted)?,
     ];
     println!("{}: ran {ran} iterations", dir.display());
     println!(

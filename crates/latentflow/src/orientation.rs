@@ -7,7 +7,7 @@
 //! ([`choose_orientation`]).
 
 use latentflow_likelihood::{peq_from_force, rate_from_fr};
-use latentflow_optim::{FitPath, Rates};
+use latentflow_optim::{Rates, SavedModel};
 use latentflow_select::PathPoint;
 use latentflow_spectral::Grid;
 use serde::{Deserialize, Serialize};
@@ -64,16 +64,16 @@ pub fn mirrored(values: &[f64]) -> Vec<f64> {
     values.iter().rev().copied().collect()
 }
 
-/// Chooses the orientation of path `b` against path `a` from the tuning curves of their last
-/// saved models: the one with the smaller mean over neurons of
-/// sum_i w_i pbar_i (ln f_a,n(x_i) - ln f_b,n(x_i))^2, pbar the mean of the two densities in
-/// that orientation. With fixed tuning curves [`OrientationChoice::FIXED`].
+/// Chooses the orientation of path `b` against path `a` (their saved models, in iteration
+/// order) from the tuning curves of their last models: the one with the smaller mean over
+/// neurons of sum_i w_i pbar_i (ln f_a,n(x_i) - ln f_b,n(x_i))^2, pbar the mean of the two
+/// densities in that orientation. With fixed tuning curves [`OrientationChoice::FIXED`].
 pub fn choose_orientation(
     grid: &Grid,
-    a: &FitPath,
-    b: &FitPath,
+    a: &[SavedModel],
+    b: &[SavedModel],
 ) -> Result<OrientationChoice, Error> {
-    let (Some(ma), Some(mb)) = (a.models.last(), b.models.last()) else {
+    let (Some(ma), Some(mb)) = (a.last(), b.last()) else {
         return Ok(OrientationChoice::FIXED);
     };
     let (Some(ra), Some(rb)) = (
@@ -110,18 +110,18 @@ pub fn choose_orientation(
     })
 }
 
-/// The saved models of `path` (on `grid`) as model selection reads them, in `orientation`;
+/// Saved models of a path (on `grid`) as model selection reads them, in `orientation`;
 /// a non-stationary model's p0 goes with them, so that both densities are compared.
 pub fn path_points(
     grid: &Grid,
-    path: &FitPath,
+    models: &[SavedModel],
     orientation: Orientation,
 ) -> Result<Vec<PathPoint>, Error> {
     let turn = |v: Vec<f64>| match orientation {
         Orientation::AsFitted => v,
         Orientation::Mirrored => mirrored(&v),
     };
-    path.models
+    models
         .iter()
         .map(|m| {
             let density =

@@ -9,7 +9,8 @@ use std::time::Instant;
 use latentflow_data::{SpikeData, Split};
 use latentflow_likelihood::{ConditionModels, Model, ParameterSharing};
 use latentflow_optim::{
-    CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SpikeProblem, checkpoint_exists,
+    CheckpointConfig, Fit, FitConfig, FitPath, Observer, Params, SavedModel, SpikeProblem,
+    checkpoint_exists,
 };
 use latentflow_select::{
     BestGeneralizationResult, FeatureConsistency, FeatureConsistencyResult, PathPoint,
@@ -65,8 +66,7 @@ impl EarlyStop {
 impl EarlyStop {
     /// The check period doubles first at `DOUBLING x check_every` iterations and then each
     /// time the count doubles, so it stays between 1/50 and 1/25 of the iterations run: a
-    /// stop comes at most ~4% of the run later than with a check at every iteration, and a
-    /// long path is not cut into short legs (an RKC step never passes a check).
+    /// stop comes at most ~4% of the run later than with a check at every iteration.
     pub const DOUBLING: u64 = 50;
 
     /// The period of the checks that follow iteration `t`: `check_every x 2^k`, with k the bit
@@ -320,45 +320,37 @@ impl Pipeline {
     }
 
     /// Runs both fits (in parallel) from check to check of the early-stop rule, then the
-    /// selections. Each fit runs to the same iteration between checks ([`Fit::run_until`]),
-    /// so the rule sees both paths at the same iteration whatever the path method.
+    /// selections. Each check sees both paths as they were at its iteration (their models up
+    /// to it): a step of the path method may pass a check ([`Fit::run_until`]), and a run the
+    /// rule stops ends at the check, its paths cut there, whatever the path method.
     pub fn run(&self, observers: [Option<&mut dyn Observer>; 2]) -> Result<PipelineResult, Error> {
         let start = Instant::now();
         let c = &self.config;
         let mut fits = [self.fit_for(0)?, self.fit_for(1)?];
         let [mut obs0, mut obs1] = observers;
         let total = c.fit.iterations;
-        let next_target = |t: u64| match &c.early_stop {
-            Some(rule) => rule.next_check(t).min(total),
-            None => total,
-        };
-        // Resuming: both fits lie in the same leg between two checks (they run to each check
-        // together); a checkpoint may sit anywhere in it (an RKC step is not cut for one). The
-        // first leg ends at the first check at or after the further fit, and each fit steps
-        // there as it would have without the interruption. Checkpoints are written before the
-        // early-stop check of their iteration, and an early-stopped run's last checkpoint is at
-        // the iteration where it stopped: make that check again, or a resumed run would go on
-        // where the uninterrupted one stopped.
-        let resumed = fits[0].state().iteration.max(fits[1].state().iteration);
-        let mut target = match &c.early_stop {
-            Some(rule) if resumed > 0 && !rule.is_check(resumed) => next_target(resumed),
-            _ => resumed,
-        };
-        let mut stopped_early = false;
+        // Resumed fits (from checkpoints) make every check they have passed again, on the
+        // same paths, so they stop where the uninterrupted run stopped (or did not).
+        let mut target = 0;
+        let mut stopped_at = None;
         loop {
             if fits.iter().all(|f| f.state().iteration >= target) {
                 if target > 0
                     && let Some(rule) = &c.early_stop
                     && rule.is_check(target)
-                    && self.should_stop(&fits, rule)?
+                    && self.should_stop(&fits, rule, target)?
                 {
-                    stopped_early = true;
+                    stopped_at = Some(target);
                     break;
                 }
                 if target >= total {
                     break;
                 }
-                target = next_target(target);
+                target = match &c.early_stop {
+                    Some(rule) => rule.next_check(target).min(total),
+                    None => total,
+                };
+                continue;
             }
             let [f0, f1] = &mut fits;
             let (mut o0, mut o1): (Vec<&mut dyn Observer>, Vec<&mut dyn Observer>) =
@@ -383,13 +375,16 @@ impl Pipeline {
         for o in [obs0, obs1].into_iter().flatten() {
             o.finish();
         }
-        let iterations = fits[0].state().iteration;
+        let iterations = stopped_at.unwrap_or(total);
         let resume_notes = fits
             .iter()
             .filter_map(|f| f.resume_note().map(str::to_string))
             .collect();
-        let [f0, f1] = fits;
-        let paths = [f0.into_path(), f1.into_path()];
+        let paths = fits.map(|f| {
+            let mut path = f.into_path();
+            path.truncate(iterations);
+            path
+        });
         let Selections {
             kl,
             js,
@@ -404,40 +399,52 @@ impl Pipeline {
             feature_consistency_js: js,
             best_generalization: bg,
             iterations,
-            stopped_early,
+            stopped_early: stopped_at.is_some(),
             seconds: start.elapsed().as_secs_f64(),
             resume_notes,
         })
     }
 
-    fn should_stop(&self, fits: &[Fit<SpikeProblem>; 2], rule: &EarlyStop) -> Result<bool, Error> {
-        let [p0, p1] = self.oriented_points([fits[0].path(), fits[1].path()])?.1;
+    /// The rule at check `target` on both paths as they were there (their models up to it).
+    fn should_stop(
+        &self,
+        fits: &[Fit<SpikeProblem>; 2],
+        rule: &EarlyStop,
+        target: u64,
+    ) -> Result<bool, Error> {
+        let [m0, m1] = [fits[0].path(), fits[1].path()].map(|path| {
+            let n = path
+                .models
+                .partition_point(|m| m.record.iteration <= target);
+            &path.models[..n]
+        });
+        let [p0, p1] = self.oriented_points([m0, m1])?.1;
         rule.reached(
             &self.config.consistency_kl,
             self.grid.w(),
             [&p0, &p1],
-            fits[0].state().iteration,
+            target,
         )
     }
 
-    /// Both paths as selection reads them, half 2 turned the way its tuning curves agree with
-    /// half 1's, and that choice.
+    /// Both paths' saved models as selection reads them, half 2 turned the way its tuning
+    /// curves agree with half 1's, and that choice.
     fn oriented_points(
         &self,
-        paths: [&FitPath; 2],
+        models: [&[SavedModel]; 2],
     ) -> Result<(OrientationChoice, [Vec<PathPoint>; 2]), Error> {
-        let choice = choose_orientation(&self.grid, paths[0], paths[1])?;
+        let choice = choose_orientation(&self.grid, models[0], models[1])?;
         Ok((
             choice,
             [
-                path_points(&self.grid, paths[0], Orientation::AsFitted)?,
-                path_points(&self.grid, paths[1], choice.half2)?,
+                path_points(&self.grid, models[0], Orientation::AsFitted)?,
+                path_points(&self.grid, models[1], choice.half2)?,
             ],
         ))
     }
 
     fn select(&self, paths: &[FitPath; 2]) -> Result<Selections, Error> {
-        let (orientation, [p0, p1]) = self.oriented_points([&paths[0], &paths[1]])?;
+        let (orientation, [p0, p1]) = self.oriented_points([&paths[0].models, &paths[1].models])?;
         let w = self.grid.w();
         Ok(Selections {
             kl: self.config.consistency_kl.select(w, &p0, &p1)?,

@@ -86,7 +86,7 @@ fn mirror_image_fits_are_turned_round_and_agree() {
     let a = fit(&grid, &model, &data);
     let b = fit(&grid, &mirror, &data);
 
-    let choice = choose_orientation(&grid, &a, &b).unwrap();
+    let choice = choose_orientation(&grid, &a.models, &b.models).unwrap();
     assert_eq!(choice.half2, Orientation::Mirrored, "{choice:?}");
     assert!(choice.distance_mirrored.unwrap() < 1e-12 * choice.distance_as_fitted.unwrap());
 
@@ -95,8 +95,8 @@ fn mirror_image_fits_are_turned_round_and_agree() {
     let turned = fc
         .select(
             w,
-            &path_points(&grid, &a, Orientation::AsFitted).unwrap(),
-            &path_points(&grid, &b, Orientation::Mirrored).unwrap(),
+            &path_points(&grid, &a.models, Orientation::AsFitted).unwrap(),
+            &path_points(&grid, &b.models, Orientation::Mirrored).unwrap(),
         )
         .unwrap();
     let largest = turned
@@ -110,8 +110,8 @@ fn mirror_image_fits_are_turned_round_and_agree() {
     let as_fitted = fc
         .select(
             w,
-            &path_points(&grid, &a, Orientation::AsFitted).unwrap(),
-            &path_points(&grid, &b, Orientation::AsFitted).unwrap(),
+            &path_points(&grid, &a.models, Orientation::AsFitted).unwrap(),
+            &path_points(&grid, &b.models, Orientation::AsFitted).unwrap(),
         )
         .unwrap();
     assert!(

@@ -4,7 +4,7 @@
 
 use latentflow::data::{SpikeData, Split};
 use latentflow::likelihood::Model;
-use latentflow::optim::FitConfig;
+use latentflow::optim::{FitConfig, Method, Rkc};
 use latentflow::pipeline::EarlyStop;
 use latentflow::select::{find_wells, symmetric_kl};
 use latentflow::synth::{Amount, Potential, SimulationConfig, Simulator, TrialLength};
@@ -174,29 +174,55 @@ fn a_pipeline_resumed_from_uneven_checkpoints_gives_the_same_result() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
-/// An early-stopped run's last checkpoint is at the iteration where it stopped; a rerun from
-/// it (e.g. killed while writing its report) must stop there too, not run on.
+/// An early-stopped run's last checkpoint is at the iteration where it stopped (with the path
+/// method, just past it: its steps may pass a check); a rerun from it (e.g. killed while
+/// writing its report) must stop there too, not run on. With either method the result ends at
+/// the check: no record or model past it.
 #[test]
 fn a_resumed_early_stopped_pipeline_stops_at_the_same_iteration() {
-    let dir = std::env::temp_dir().join(format!("lf-pipeline-stop-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    let (data, initial, mut config, _) = setup(2_000, 3_000);
-    config.early_stop = Some(EarlyStop {
-        check_every: 20,
-        ..EarlyStop::default()
-    });
-    config.checkpoint_every = 50;
-    config.checkpoint_dir = Some(dir.clone());
-    let first = run(&data, &initial, &config);
-    assert!(
-        first.stopped_early && first.iterations < 3_000,
-        "the setting no longer stops early ({} iterations)",
-        first.iterations
-    );
-    let again = run(&data, &initial, &config);
-    assert_eq!(again.iterations, first.iterations);
-    assert!(again.stopped_early);
-    assert_eq!(again.paths, first.paths);
-    assert_eq!(again.feature_consistency, first.feature_consistency);
-    std::fs::remove_dir_all(&dir).ok();
+    for (name, method) in [
+        ("gd", Method::GradientDescent),
+        ("rkc", Method::Rkc(Rkc::default())),
+    ] {
+        let dir =
+            std::env::temp_dir().join(format!("lf-pipeline-stop-{name}-{}", std::process::id()));
+        std::fs::remove_dir_all(&dir).ok();
+        let (data, initial, mut config, _) = setup(2_000, 3_000);
+        config.fit.method = method;
+        config.early_stop = Some(EarlyStop {
+            check_every: 20,
+            ..EarlyStop::default()
+        });
+        config.checkpoint_every = 50;
+        config.checkpoint_dir = Some(dir.clone());
+        let first = run(&data, &initial, &config);
+        assert!(
+            first.stopped_early && first.iterations < 3_000,
+            "{name}: the setting no longer stops early ({} iterations)",
+            first.iterations
+        );
+        let rule = config.early_stop.unwrap();
+        assert!(rule.is_check(first.iterations), "{name}");
+        for p in &first.paths {
+            let last = p.records.last().unwrap().iteration;
+            assert!(
+                last <= first.iterations,
+                "{name}: record {last} past the stop"
+            );
+            assert!(
+                p.models
+                    .iter()
+                    .all(|m| m.record.iteration <= first.iterations)
+            );
+        }
+        let again = run(&data, &initial, &config);
+        assert_eq!(again.iterations, first.iterations, "{name}");
+        assert!(again.stopped_early, "{name}");
+        assert_eq!(again.paths, first.paths, "{name}");
+        assert_eq!(
+            again.feature_consistency, first.feature_consistency,
+            "{name}"
+        );
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }

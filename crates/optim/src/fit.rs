@@ -284,16 +284,11 @@ impl<P: Problem> Fit<P> {
 
     /// Runs one step. Gradient descent and Adam evaluate the current model, record it (and
     /// save it on schedule) and step one iteration; [`Method::Rkc`] steps as many iterations as
-    /// its error control allows and records the step's end (and the saved iterations it
-    /// passed). See [`Fit::run_until`].
+    /// its error control allows, never past the configured end, and records the step's end (and
+    /// the saved iterations it passed). See [`Fit::run_until`].
     pub fn step(&mut self) -> Result<IterationRecord, OptimError> {
-        self.step_before(self.config.iterations)
-    }
-
-    /// One step whose next model lies at or before iteration `limit` (> the current one).
-    fn step_before(&mut self, limit: u64) -> Result<IterationRecord, OptimError> {
         match self.config.method {
-            Method::Rkc(rkc) => self.step_rkc(rkc, limit),
+            Method::Rkc(rkc) => self.step_rkc(rkc, self.config.iterations),
             Method::GradientDescent | Method::Adam { .. } => self.step_iteration(),
         }
     }
@@ -436,11 +431,12 @@ impl<P: Problem> Fit<P> {
         self.state.path.records.push(record);
     }
 
-    /// Runs steps until iteration `target` (at most the configured number): every step ends at
-    /// or before `target`, so two fits run to the same target stop at the same iteration
-    /// whatever their method. A checkpoint is written after each step that reaches or passes a
-    /// multiple of the checkpoint period (with gradient descent, at the multiples; an RKC step
-    /// is not shortened for a checkpoint, and resuming from one repeats the same steps).
+    /// Runs steps until the iteration reaches `target` (at most the configured number):
+    /// gradient descent and Adam stop at `target`, an RKC step may pass it (never the
+    /// configured end), so where a fit stops does not depend on the targets it was run to. A
+    /// checkpoint is written after each step that reaches or passes a multiple of the
+    /// checkpoint period (with gradient descent, at the multiples; an RKC step is not shortened
+    /// for a checkpoint, and resuming from one repeats the same steps).
     pub fn run_until(
         &mut self,
         target: u64,
@@ -450,7 +446,7 @@ impl<P: Problem> Fit<P> {
         let target = target.min(total);
         while self.state.iteration < target {
             let before = self.state.iteration;
-            let record = match self.step_before(target) {
+            let record = match self.step() {
                 Ok(r) => r,
                 Err(e) => {
                     // Keep the last good state: the parameters before the failed step.

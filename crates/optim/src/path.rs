@@ -64,6 +64,12 @@ pub struct FitPath {
 }
 
 impl FitPath {
+    /// Drops the records and models after `iteration`: the path as it was there.
+    pub fn truncate(&mut self, iteration: u64) {
+        self.records.retain(|r| r.iteration <= iteration);
+        self.models.retain(|m| m.record.iteration <= iteration);
+    }
+
     /// Writes the path as JSON (atomically).
     pub fn write_json(&self, path: &Path) -> Result<(), OptimError> {
         let text = serde_json::to_vec(self).map_err(|e| OptimError::Io {

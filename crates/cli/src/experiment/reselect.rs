@@ -57,8 +57,8 @@ fn reselect(dir: &Path, old: &SampleResult, threshold: f64) -> anyhow::Result<Sa
     let (p1, p2) = (p1?, p2?);
     // The experiments fit F only (fixed tuning): the halves are compared as fitted.
     let points = [
-        path_points(&grid, &p1, Orientation::AsFitted)?,
-        path_points(&grid, &p2, Orientation::AsFitted)?,
+        path_points(&grid, &p1.models, Orientation::AsFitted)?,
+        path_points(&grid, &p2.models, Orientation::AsFitted)?,
     ];
     let sel = kl.select(grid.w(), &points[0], &points[1])?;
     let true_peq = super::truth(&old.experiment)?.peq(grid.x(), grid.w())?;

@@ -1,7 +1,7 @@
 //! The RKC step of the fit loop ([`crate::Rkc`], method.md §5): the velocity of the flow
 //! gradient descent follows, the spectral-radius estimate that sets the stages, and one
-//! error-controlled step that never passes the limit it is given (the end of the run or the
-//! next early-stop check), with the saved iterations it passes interpolated.
+//! error-controlled step that never passes the end of the run, with the saved iterations it
+//! passes interpolated.
 
 use latentflow_spectral::norm;
 
