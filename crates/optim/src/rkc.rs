@@ -32,7 +32,7 @@ pub struct Rkc {
 impl Default for Rkc {
     fn default() -> Self {
         Rkc {
-            tolerance: 1e-4,
+            tolerance: 1e-3,
             radius_every: 10,
         }
     }
