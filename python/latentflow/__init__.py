@@ -220,6 +220,7 @@ def fit(
     lr: Union[None, float, Mapping[str, float]] = None,
     absolute_lr: bool = False,
     method: str = "rkc",
+    rkc_tolerance: Optional[float] = None,
     nv: Optional[int] = None,
     checkpoint: Optional[str] = None,
     checkpoint_every: int = 500,
@@ -231,7 +232,9 @@ def fit(
     (of "F", "D", "F0", "Fr", "C"). Learning rates are per 10,000 fitted spikes (``lr``: a
     number for F, or a dict such as ``{"F": 0.005, "D": 0.01}``; ``absolute_lr`` for the
     paper's absolute steps); ``method`` "rkc" (gradient descent's path with far fewer
-    evaluations), "gd" or "adam". With ``checkpoint`` (a file path) the fit checkpoints every
+    evaluations), "gd" or "adam"; ``rkc_tolerance`` sets the RKC method's local error tolerance
+    (default 1e-3; smaller follows gradient descent's path more closely, at more evaluations).
+    With ``checkpoint`` (a file path) the fit checkpoints every
     ``checkpoint_every`` iterations and ``resume=True`` continues from it. ``progress``: a
     tqdm bar (True), False, or a callable receiving ``[(iteration, total)]``.
     Returns the :class:`FitPath`."""
@@ -250,6 +253,7 @@ def fit(
             _lr(lr),
             absolute_lr,
             method,
+            rkc_tolerance,
             nv,
             None if checkpoint is None else str(checkpoint),
             int(checkpoint_every),
@@ -319,6 +323,7 @@ def select(
     lr: Union[None, float, Mapping[str, float]] = None,
     absolute_lr: bool = False,
     method: str = "rkc",
+    rkc_tolerance: Optional[float] = None,
     split: str = "alternating",
     threshold: float = 0.01,
     threshold_js: float = 0.002,
@@ -354,6 +359,7 @@ def select(
             _lr(lr),
             absolute_lr,
             method,
+            rkc_tolerance,
             split,
             threshold,
             threshold_js,

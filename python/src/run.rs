@@ -154,13 +154,15 @@ fn request(fit: &[String]) -> PyResult<GradRequest> {
 
 /// The fit settings of `latentflow fit` / `select` for these options: learning rates per 10,000
 /// fitted spikes (or the paper's absolute ones) with `lr` over the defaults, the path `method`
-/// ("rkc", "gd" or "adam"), step rejection on.
+/// ("rkc", "gd" or "adam", with `rkc_tolerance` the RKC method's local error tolerance), step
+/// rejection on.
 fn fit_config(
     iterations: u64,
     fit: GradRequest,
     lr: Option<Vec<(String, f64)>>,
     absolute_lr: bool,
     method: &str,
+    rkc_tolerance: Option<f64>,
 ) -> PyResult<FitConfig> {
     let mut rates = if absolute_lr {
         LearningRates::paper()
@@ -182,8 +184,21 @@ fn fit_config(
         };
         *slot = v;
     }
+    if rkc_tolerance.is_some() && method != "rkc" {
+        return Err(value_error(format!(
+            "rkc_tolerance: only with method 'rkc', not '{method}'"
+        )));
+    }
     let method = match method {
-        "rkc" => Method::Rkc(Rkc::default()),
+        "rkc" => {
+            let rkc = Rkc {
+                tolerance: rkc_tolerance.unwrap_or(Rkc::default().tolerance),
+                ..Rkc::default()
+            };
+            rkc.validate()
+                .map_err(|e| value_error(format!("rkc_tolerance: {e}")))?;
+            Method::Rkc(rkc)
+        }
         "gd" => Method::GradientDescent,
         "adam" => Method::adam(),
         other => {
@@ -497,13 +512,14 @@ impl PyFitPath {
 
 /// Fits `model` to `data` (validated on `validation`), as `latentflow fit`: `iterations`
 /// iterations of the parameters `fit`, learning rates per 10,000 fitted spikes (`lr` a dict
-/// such as {"F": 0.005}; `absolute_lr` for the paper's), path `method` ("rkc", "gd", "adam").
+/// such as {"F": 0.005}; `absolute_lr` for the paper's), path `method` ("rkc", "gd", "adam";
+/// `rkc_tolerance` the RKC method's local error tolerance, default 1e-3).
 /// With `checkpoint`, the fit checkpoints there every `checkpoint_every` iterations and
 /// `resume` continues from it. `progress([(iteration, total)])` is called as it runs.
 #[pyfunction]
 #[pyo3(signature = (data, model, validation=None, iterations=2000, fit=vec!["F".to_string()],
-    lr=None, absolute_lr=false, method="rkc", nv=None, checkpoint=None, checkpoint_every=500,
-    resume=false, progress=None))]
+    lr=None, absolute_lr=false, method="rkc", rkc_tolerance=None, nv=None, checkpoint=None,
+    checkpoint_every=500, resume=false, progress=None))]
 pub(crate) fn fit(
     py: Python<'_>,
     data: &PySpikeData,
@@ -514,6 +530,7 @@ pub(crate) fn fit(
     lr: Option<Vec<(String, f64)>>,
     absolute_lr: bool,
     method: &str,
+    rkc_tolerance: Option<f64>,
     nv: Option<usize>,
     checkpoint: Option<PathBuf>,
     checkpoint_every: u64,
@@ -539,7 +556,7 @@ pub(crate) fn fit(
             path,
             every: checkpoint_every,
         }),
-        ..fit_config(iterations, request, lr, absolute_lr, method)?
+        ..fit_config(iterations, request, lr, absolute_lr, method, rkc_tolerance)?
     };
     let m = &model.inner;
     let grid = m.grid().clone();
@@ -628,7 +645,8 @@ fn consistency<'py>(
 #[pyfunction]
 #[pyo3(signature = (data, model=None, grid=None, d=10.0, rates="auto", boundary="reflecting",
     fit=vec!["F".to_string()],
-    nv=64, iterations=50_000, lr=None, absolute_lr=false, method="rkc", split="alternating",
+    nv=64, iterations=50_000, lr=None, absolute_lr=false, method="rkc", rkc_tolerance=None,
+    split="alternating",
     threshold=0.01, threshold_js=0.002, early_stop=true, margin=1.0, check_every=500,
     checkpoint_dir=None, checkpoint_every=1000, progress=None))]
 pub(crate) fn select<'py>(
@@ -645,6 +663,7 @@ pub(crate) fn select<'py>(
     lr: Option<Vec<(String, f64)>>,
     absolute_lr: bool,
     method: &str,
+    rkc_tolerance: Option<f64>,
     split: &str,
     threshold: f64,
     threshold_js: f64,
@@ -689,7 +708,7 @@ pub(crate) fn select<'py>(
                 )));
             }
         },
-        fit: fit_config(iterations, request, lr, absolute_lr, method)?,
+        fit: fit_config(iterations, request, lr, absolute_lr, method, rkc_tolerance)?,
         consistency_kl: FeatureConsistency {
             threshold,
             ..FeatureConsistency::kl()

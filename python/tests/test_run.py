@@ -36,6 +36,17 @@ def test_fit_returns_the_path(small):
     assert np.array_equal(again.train_neg_loglik, path.train_neg_loglik)
 
 
+def test_a_tighter_rkc_tolerance_takes_more_evaluations(small):
+    train, validation, grid, model = small
+    evaluations = [
+        lf.fit(
+            train, model, validation, iterations=2000, nv=16, rkc_tolerance=tol, progress=False
+        ).evaluations[-1]
+        for tol in (1e-2, 1e-5)
+    ]
+    assert evaluations[0] < evaluations[1] < 2000, evaluations
+
+
 def test_progress_reaches_the_end_and_a_raising_callback_stops_the_fit(small):
     train, _, _, model = small
     seen = []
@@ -91,6 +102,8 @@ def test_options_are_checked(small):
         (dict(iterations=0), "iterations"),
         (dict(nv=0), "nv 0"),
         (dict(resume=True), "resume needs a checkpoint"),
+        (dict(rkc_tolerance=2.0), "rkc_tolerance: .*tolerance 2 must lie in"),
+        (dict(method="gd", rkc_tolerance=1e-3), "only with method 'rkc'"),
     ]:
         with pytest.raises(ValueError, match=message):
             lf.fit(train, model, **kwargs, progress=False)
