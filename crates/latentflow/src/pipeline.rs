@@ -412,13 +412,8 @@ impl Pipeline {
         rule: &EarlyStop,
         target: u64,
     ) -> Result<bool, Error> {
-        let [m0, m1] = [fits[0].path(), fits[1].path()].map(|path| {
-            let n = path
-                .models
-                .partition_point(|m| m.record.iteration <= target);
-            &path.models[..n]
-        });
-        let [p0, p1] = self.oriented_points([m0, m1])?.1;
+        let models = [fits[0].path(), fits[1].path()].map(|p| p.models_until(target));
+        let [p0, p1] = self.oriented_points(models)?.1;
         rule.reached(
             &self.config.consistency_kl,
             self.grid.w(),

@@ -288,7 +288,7 @@ impl<P: Problem> Fit<P> {
     /// the saved iterations it passed). See [`Fit::run_until`].
     pub fn step(&mut self) -> Result<IterationRecord, OptimError> {
         match self.config.method {
-            Method::Rkc(rkc) => self.step_rkc(rkc, self.config.iterations),
+            Method::Rkc(rkc) => self.step_rkc(rkc),
             Method::GradientDescent | Method::Adam { .. } => self.step_iteration(),
         }
     }

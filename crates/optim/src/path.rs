@@ -64,10 +64,20 @@ pub struct FitPath {
 }
 
 impl FitPath {
+    /// The saved models up to iteration `iteration` (they are in iteration order).
+    pub fn models_until(&self, iteration: u64) -> &[SavedModel] {
+        let n = self
+            .models
+            .partition_point(|m| m.record.iteration <= iteration);
+        &self.models[..n]
+    }
+
     /// Drops the records and models after `iteration`: the path as it was there.
     pub fn truncate(&mut self, iteration: u64) {
-        self.records.retain(|r| r.iteration <= iteration);
-        self.models.retain(|m| m.record.iteration <= iteration);
+        let n = self.models_until(iteration).len();
+        self.models.truncate(n);
+        let n = self.records.partition_point(|r| r.iteration <= iteration);
+        self.records.truncate(n);
     }
 
     /// Writes the path as JSON (atomically).

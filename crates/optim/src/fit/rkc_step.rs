@@ -139,20 +139,20 @@ impl<P: Problem> Fit<P> {
     }
 
     /// One step of the RKC path method from the last accepted model (on the first call, the
-    /// initial model, evaluated and recorded first), ending at most at iteration `limit`: the
+    /// initial model, evaluated and recorded first), ending at most at the configured end: the
     /// proposed model is evaluated; if the step fails the error control (or raises the training
     /// -log L by more than the backtracking tolerance, or cannot be evaluated) it is taken
     /// again, shorter. Once accepted, the models of the saved iterations the step passed are
     /// interpolated (the cubic through both ends and their velocities), evaluated and kept, then
     /// the step's end is recorded and becomes the accepted model.
-    pub(super) fn step_rkc(&mut self, rkc: Rkc, limit: u64) -> Result<IterationRecord, OptimError> {
+    pub(super) fn step_rkc(&mut self, rkc: Rkc) -> Result<IterationRecord, OptimError> {
         let here = match self.state.accepted.take() {
             Some(here) => here,
             None => self.start_rkc()?,
         };
         let t = here.iteration;
         // Past the configured end (a caller stepping on), the next step is one iteration.
-        let limit = limit.max(t + 1);
+        let limit = self.config.iterations.max(t + 1);
         let before = (
             self.state.rkc.clone(),
             self.state.step_factor,
